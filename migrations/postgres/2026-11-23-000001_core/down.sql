@@ -1,0 +1,15 @@
+DROP TABLE audit_log;
+DROP TABLE notifications;
+DROP TABLE task_progress;
+DROP TABLE assignments;
+DROP TABLE task_skills;
+DROP TABLE tasks;
+DROP TABLE projects;
+DROP TABLE login_throttles;
+DROP TABLE sessions;
+DROP TABLE api_tokens;
+DROP TABLE user_skills;
+DROP TABLE skills;
+DROP TABLE users;
+DROP TABLE teams;
+DROP FUNCTION refuse_append_only_change();

@@ -1,0 +1,20 @@
+//! The JSON API (Bearer tokens only; cookies are ignored, so no CSRF token is
+//! needed). Seed endpoints join here as their issues land.
+
+pub mod tasks;
+
+use actix_web::HttpResponse;
+
+use crate::web::access::CurrentUser;
+
+/// GET /api/me: who the token belongs to.
+pub async fn me(user: CurrentUser) -> HttpResponse {
+    let actor = user.actor;
+    HttpResponse::Ok().json(serde_json::json!({
+        "id": actor.id,
+        "username": actor.username,
+        "full_name": actor.full_name,
+        "role": actor.role,
+        "team_id": actor.team_id,
+    }))
+}

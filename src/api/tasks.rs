@@ -1,0 +1,264 @@
+//! The task endpoints of seed 004: the employee's tasks, progress,
+//! completion, and the admin status view.
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::services::progress::{self, Kind, UpdateRequest};
+use crate::services::task_views::{self, AssigneeView, TaskCard};
+use crate::services::{RequestMeta, ServiceError};
+use crate::store::task_views::TaskFilter;
+use crate::web::AppState;
+use crate::web::access::CurrentUser;
+use crate::web::errors::AppError;
+
+/// A task in API lists.
+#[derive(Debug, Serialize)]
+pub struct TaskJson {
+    id: i64,
+    title: String,
+    description: String,
+    project: Option<String>,
+    progress_percentage: i32,
+    status: String,
+    priority: String,
+    /// Due date (YYYY-MM-DD, UTC), as in the seed.
+    due_date: Option<String>,
+    /// Due time (RFC 3339, UTC).
+    due_at: Option<String>,
+    is_overdue: bool,
+    version: i32,
+    last_progress_update_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assignees: Option<Vec<AssigneeView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_update: Option<serde_json::Value>,
+}
+
+fn rfc3339(t: chrono::NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn task_json(card: TaskCard, detailed: bool) -> TaskJson {
+    let last_update = card.recent.first().map(|row| {
+        serde_json::json!({
+            "previous_progress": row.previous_progress,
+            "new_progress": row.new_progress,
+            "previous_status": row.previous_status,
+            "new_status": row.new_status,
+            "notes": row.notes,
+            "occupancy_status": row.occupancy_status,
+            "by": row.who,
+            "at": rfc3339(row.created_at),
+        })
+    });
+    let task = card.task;
+    TaskJson {
+        id: task.id,
+        title: task.title,
+        description: task.description,
+        project: card.project,
+        progress_percentage: task.progress,
+        status: task.status,
+        priority: task.priority,
+        due_date: task.due_at.map(|d| d.format("%Y-%m-%d").to_string()),
+        due_at: task.due_at.map(rfc3339),
+        is_overdue: card.overdue,
+        version: task.version,
+        last_progress_update_at: task.last_progress_update_at.map(rfc3339),
+        assignees: detailed.then_some(card.assignees),
+        last_update: if detailed { Some(last_update.unwrap_or(serde_json::Value::Null)) } else { None },
+    }
+}
+
+/// Query of the employee's list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeQuery {
+    status: Option<String>,
+}
+
+fn parse_status(status: Option<String>) -> Result<Option<String>, AppError> {
+    match status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<crate::domain::task::TaskStatus>()
+            .map(|s| Some(s.as_str().to_string()))
+            .map_err(|_| ServiceError::field("status", "Unknown status.").into()),
+    }
+}
+
+/// GET /api/employee-tasks/: the caller's tasks.
+pub async fn employee_tasks(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<EmployeeQuery>,
+) -> Result<HttpResponse, AppError> {
+    let status = parse_status(query.into_inner().status)?;
+    let cards = task_views::my_tasks(&state.db, &state.hub, &user.actor, status).await?;
+    let tasks: Vec<TaskJson> = cards.into_iter().map(|c| task_json(c, false)).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "tasks": tasks })))
+}
+
+/// Body of a progress update.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressBody {
+    progress_percentage: Option<serde_json::Value>,
+    #[serde(default)]
+    notes: Option<String>,
+    #[serde(default)]
+    occupancy_status: Option<String>,
+    #[serde(default)]
+    version: Option<i32>,
+}
+
+/// Parses an optional JSON body: empty is the default, otherwise it must be
+/// `application/json` and well-formed with no unknown fields.
+fn json_body<T: serde::de::DeserializeOwned + Default>(req: &HttpRequest, body: &Bytes) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !is_json {
+        return Err(AppError::UnsupportedMediaType("Content-Type must be application/json.".into()));
+    }
+    if body.len() > crate::startup::JSON_LIMIT {
+        return Err(AppError::PayloadTooLarge);
+    }
+    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("Invalid JSON body: {e}")))
+}
+
+/// The version a client based its change on: `If-Match: "7"` or the body.
+fn expected_version(req: &HttpRequest, body: Option<i32>) -> Result<Option<i32>, AppError> {
+    match req.headers().get(header::IF_MATCH) {
+        None => Ok(body),
+        Some(value) => {
+            let raw = value.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
+            raw.parse::<i32>()
+                .map(Some)
+                .map_err(|_| AppError::BadRequest("If-Match must be a task version, e.g. \"7\".".into()))
+        }
+    }
+}
+
+fn idempotency_key(req: &HttpRequest) -> Option<String> {
+    req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+async fn run_update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    task_id: i64,
+    kind: Kind,
+    body: Bytes,
+) -> Result<HttpResponse, AppError> {
+    let body: ProgressBody = json_body(&req, &body)?;
+    let progress = match (kind, &body.progress_percentage) {
+        (Kind::Complete, _) => 100,
+        (Kind::Progress, None) => {
+            return Err(ServiceError::field("progress_percentage", "progress_percentage is required.").into());
+        }
+        (Kind::Progress, Some(value)) => value.as_i64().ok_or_else(|| {
+            ServiceError::field("progress_percentage", "Progress must be a whole number from 0 to 100.")
+        })?,
+    };
+    let request = UpdateRequest {
+        task_id,
+        kind,
+        progress,
+        notes: body.notes.unwrap_or_default(),
+        occupancy: body.occupancy_status,
+        expected_version: expected_version(&req, body.version)?,
+        idempotency_key: idempotency_key(&req),
+    };
+    let outcome = progress::update(&state.db, &state.bus, &user.actor, request).await?;
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::ETAG, format!("\"{}\"", outcome.answer.version)));
+    if outcome.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(outcome.answer))
+}
+
+/// POST /api/task/{id}/progress/.
+pub async fn progress(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    body: Bytes,
+    _meta: RequestMeta,
+) -> Result<HttpResponse, AppError> {
+    run_update(req, state, user, path.into_inner(), Kind::Progress, body).await
+}
+
+/// POST /api/task/{id}/complete/.
+pub async fn complete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    body: Bytes,
+) -> Result<HttpResponse, AppError> {
+    run_update(req, state, user, path.into_inner(), Kind::Complete, body).await
+}
+
+/// Query of the admin status view.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusQuery {
+    page: Option<i64>,
+    per_page: Option<i64>,
+    status: Option<String>,
+    priority: Option<String>,
+    team: Option<i64>,
+    project: Option<i64>,
+    assignee: Option<i64>,
+}
+
+/// GET /api/admin/task-status/: every task the caller may watch, paged.
+pub async fn task_status(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = query.into_inner();
+    let priority = match q.priority.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(p) => Some(
+            p.parse::<crate::domain::task::Priority>()
+                .map_err(|_| ServiceError::field("priority", "Unknown priority."))?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let filter = TaskFilter {
+        status: parse_status(q.status)?,
+        priority,
+        team_id: q.team,
+        project_id: q.project,
+        assignee_id: q.assignee,
+        scope: None,
+    };
+    let page =
+        task_views::monitor(&state.db, &state.hub, &user.actor, filter, q.page.unwrap_or(1), q.per_page.unwrap_or(50))
+            .await?;
+    let pages = page.pages();
+    let tasks: Vec<TaskJson> = page.cards.into_iter().map(|c| task_json(c, true)).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "tasks": tasks,
+        "counts": page.counters,
+        "page": page.page,
+        "per_page": page.per_page,
+        "pages": pages,
+        "total": page.matching,
+    })))
+}

@@ -1,0 +1,173 @@
+//! Settings, from command-line flags or environment variables (every flag has
+//! one), with defaults that run out of the box.
+
+use std::path::{Path, PathBuf};
+
+use crate::db::{DatabaseUrl, DbOptions, Synchronous};
+use crate::domain::login::SessionPolicy;
+
+/// Where the data lives.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// Directory for the SQLite database and other files.
+    #[arg(long, env = "TASKPULSE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL: postgres://… for PostgreSQL, or sqlite://path; default
+    /// <data dir>/taskpulse.db.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// SQLite durability: full (survives power loss) or normal (about 4×
+    /// faster writes; the last commits may be lost on power loss, the
+    /// database is never corrupted).
+    #[arg(long, env = "TASKPULSE_SQLITE_SYNCHRONOUS", value_enum, default_value = "full")]
+    pub sqlite_synchronous: Synchronous,
+    /// Connections in the reader pool (all connections on PostgreSQL).
+    #[arg(long, env = "TASKPULSE_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
+}
+
+/// A setting that cannot be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Database settings, resolved.
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    /// Where to connect.
+    pub url: DatabaseUrl,
+    /// Pool and durability.
+    pub options: DbOptions,
+}
+
+impl DbArgs {
+    /// Resolves the database location, creating the data directory (and
+    /// checking it is writable) when SQLite is used.
+    pub fn resolve(&self) -> Result<DbSettings, ConfigError> {
+        let url = match &self.database_url {
+            Some(raw) => DatabaseUrl::parse(raw).map_err(|e| ConfigError(e.to_string()))?,
+            None => DatabaseUrl::Sqlite(self.data_dir.join("taskpulse.db")),
+        };
+        if let DatabaseUrl::Sqlite(path) = &url {
+            let setting = if self.database_url.is_some() { "DATABASE_URL" } else { "TASKPULSE_DATA_DIR" };
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            ensure_writable_dir(dir).map_err(|e| ConfigError(format!("{setting}: {e}")))?;
+        }
+        if self.db_pool_size == 0 || self.db_pool_size > 256 {
+            return Err(ConfigError("TASKPULSE_DB_POOL_SIZE: must be between 1 and 256".into()));
+        }
+        Ok(DbSettings {
+            url,
+            options: DbOptions { pool_size: self.db_pool_size, synchronous: self.sqlite_synchronous },
+        })
+    }
+}
+
+/// Creates `dir` if needed and proves it is writable.
+pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"ok").map_err(|e| format!("directory {} is not writable: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Settings of the web server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "TASKPULSE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Seed the demo organisation before serving (idempotent).
+    #[arg(long, env = "TASKPULSE_DEMO")]
+    pub demo: bool,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TASKPULSE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "TASKPULSE_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: i64,
+    /// Hours after login at which a session ends regardless of use.
+    #[arg(long, env = "TASKPULSE_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: i64,
+    /// The public URL when served behind a TLS proxy (e.g.
+    /// https://tasks.example.com): cookies become Secure.
+    #[arg(long, env = "TASKPULSE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Login attempts allowed per client IP per minute.
+    #[arg(long, env = "TASKPULSE_LOGIN_PER_IP_PER_MINUTE", default_value_t = 30)]
+    pub login_per_ip_per_minute: u32,
+    /// Seconds to let requests finish on shutdown.
+    #[arg(long, env = "TASKPULSE_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Everything `serve` needs, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub addr: String,
+    /// Database.
+    pub db: DbSettings,
+    /// Worker threads.
+    pub workers: usize,
+    /// Session lifetimes.
+    pub session: SessionPolicy,
+    /// Mark cookies Secure (served over TLS).
+    pub secure_cookies: bool,
+    /// Login attempts per IP per minute.
+    pub login_per_ip_per_minute: u32,
+    /// Shutdown grace period in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Settings {
+    /// Resolves flags into settings, failing with the name of a bad setting.
+    pub fn from_args(serve: &ServeArgs, db: &DbArgs) -> Result<Settings, ConfigError> {
+        if !(1..=24 * 60).contains(&serve.session_idle_minutes) {
+            return Err(ConfigError("TASKPULSE_SESSION_IDLE_MINUTES: must be between 1 and 1440".into()));
+        }
+        if !(1..=24 * 30).contains(&serve.session_max_hours) {
+            return Err(ConfigError("TASKPULSE_SESSION_MAX_HOURS: must be between 1 and 720".into()));
+        }
+        if serve.login_per_ip_per_minute == 0 {
+            return Err(ConfigError("TASKPULSE_LOGIN_PER_IP_PER_MINUTE: must be at least 1".into()));
+        }
+        let secure_cookies = match &serve.public_url {
+            Some(raw) => {
+                let url = url::Url::parse(raw).map_err(|e| ConfigError(format!("TASKPULSE_PUBLIC_URL: {e}")))?;
+                url.scheme() == "https"
+            }
+            None => false,
+        };
+        let workers = serve.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        if workers == 0 || workers > 512 {
+            return Err(ConfigError("TASKPULSE_WORKERS: must be between 1 and 512".into()));
+        }
+        Ok(Settings {
+            addr: serve.addr.clone(),
+            db: db.resolve()?,
+            workers,
+            session: SessionPolicy {
+                idle: chrono::Duration::minutes(serve.session_idle_minutes),
+                absolute: chrono::Duration::hours(serve.session_max_hours),
+            },
+            secure_cookies,
+            login_per_ip_per_minute: serve.login_per_ip_per_minute,
+            shutdown_grace_secs: serve.shutdown_grace_secs,
+        })
+    }
+
+    /// Settings for tests: a given database, one worker, defaults otherwise.
+    pub fn for_tests(url: DatabaseUrl) -> Settings {
+        Settings {
+            addr: "127.0.0.1:0".into(),
+            db: DbSettings { url, options: DbOptions { pool_size: 4, synchronous: Synchronous::Normal } },
+            workers: 2,
+            session: SessionPolicy::default(),
+            secure_cookies: false,
+            login_per_ip_per_minute: 1_000,
+            shutdown_grace_secs: 2,
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Database access: one connection type for both backends, a reader pool, and
+//! the write path (a single writer thread on SQLite, pooled transactions on
+//! PostgreSQL). Every blocking call runs off the async executor through
+//! [`Db::read`] and [`Db::write`].
+
+mod manager;
+mod migrate;
+mod writer;
+
+use std::sync::Arc;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+
+pub use manager::{DatabaseUrl, Manager, Synchronous};
+pub use migrate::{MIGRATION_VERSIONS, pending_migrations, revert_all_migrations, run_migrations};
+
+/// A connection to either backend; store functions take `&mut DbConn` and run
+/// unchanged on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// PostgreSQL, the scale-out backend.
+    Pg(PgConnection),
+    /// SQLite, the embedded default.
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Errors of the database plumbing itself (not of a query).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The pool could not hand out a connection in time.
+    #[error("database pool exhausted or unreachable: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// A query failed.
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    /// The SQLite writer thread stopped; the process is shutting down.
+    #[error("database writer is not running")]
+    WriterGone,
+    /// A blocking task panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Pool sizes and durability settings.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Maximum connections in the reader pool (all connections on PostgreSQL).
+    pub pool_size: u32,
+    /// SQLite `synchronous` mode.
+    pub synchronous: Synchronous,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self { pool_size: 8, synchronous: Synchronous::Full }
+    }
+}
+
+/// Handle to the database: cheap to clone, shared by handlers, jobs and CLI.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    pool: r2d2::Pool<Manager>,
+    writer: Option<writer::Writer>,
+}
+
+type DbPool = r2d2::Pool<Manager>;
+
+impl Db {
+    /// Connects (checking the server or file is usable), and for SQLite starts
+    /// the writer thread. Does not run migrations.
+    pub fn connect(url: &DatabaseUrl, options: &DbOptions) -> Result<Db, DbError> {
+        let manager = Manager::new(url.clone(), options.synchronous);
+        let backend = url.backend();
+        // One direct connection first: its error names the real cause, where
+        // the pool would only report a timeout.
+        drop(manager.establish().map_err(|e| DbError::Task(e.to_string()))?);
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build(manager.clone())?;
+        let writer = match backend {
+            Backend::Sqlite => Some(writer::Writer::start(manager)?),
+            Backend::Postgres => None,
+        };
+        Ok(Db { inner: Arc::new(Inner { backend, pool, writer }) })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// Runs a read-only closure on a pooled connection, off the executor.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.inner.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(DbError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
+    }
+
+    /// Runs one use case's write transaction. On SQLite the closure goes to the
+    /// single writer and runs under `BEGIN IMMEDIATE`; on PostgreSQL it runs in
+    /// a transaction on a pooled connection. Errors roll the transaction back.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        match &self.inner.writer {
+            Some(writer) => writer.submit(f).await,
+            None => {
+                let pool = self.inner.pool.clone();
+                let span = tracing::Span::current();
+                tokio::task::spawn_blocking(move || {
+                    let _entered = span.enter();
+                    let mut conn = pool.get().map_err(DbError::from)?;
+                    immediate_transaction(&mut conn, f)
+                })
+                .await
+                .map_err(|e| E::from(DbError::Task(e.to_string())))?
+            }
+        }
+    }
+
+    /// A blocking connection for CLI commands and tests that are not on an
+    /// async executor.
+    pub fn blocking_conn(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        Ok(self.inner.pool.get()?)
+    }
+
+    /// The reader pool, for checks that must see every pooled connection.
+    pub fn pool(&self) -> &DbPool {
+        &self.inner.pool
+    }
+}
+
+/// Runs `f` in a transaction that takes the write lock up front: `BEGIN
+/// IMMEDIATE` on SQLite (a deferred read-then-write could fail with "database
+/// is locked"), a plain `BEGIN` on PostgreSQL.
+pub fn immediate_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => match <DbConn as Connection>::TransactionManager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(err),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+/// Current UTC time truncated to microseconds, so both backends store and
+/// return exactly the same value.
+pub fn now() -> chrono::NaiveDateTime {
+    truncate_micros(chrono::Utc::now().naive_utc())
+}
+
+/// Truncates a timestamp to whole microseconds.
+pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::{SubsecRound, Timelike};
+    let micros = t.nanosecond() / 1_000;
+    t.trunc_subsecs(0) + chrono::Duration::microseconds(i64::from(micros))
+}
+
+/// Returns true for a unique-constraint violation (both backends).
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(err, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}

@@ -1,0 +1,15 @@
+//! Taskpulse: a self-hosted team task dashboard with live tracking and
+//! automation. This crate builds the application; `main.rs` is its CLI.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod live;
+pub mod schema;
+pub mod security;
+pub mod services;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,233 @@
+//! The diesel schema shared by both backends. Kept by hand (see STACK notes):
+//! `tests/api/migrations.rs` checks that every table here can be queried on
+//! both SQLite and PostgreSQL after the migrations ran.
+
+diesel::table! {
+    teams (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        full_name -> Text,
+        role -> Text,
+        team_id -> Nullable<BigInt>,
+        password_hash -> Text,
+        capacity_hours_per_week -> Double,
+        hourly_rate_cents -> BigInt,
+        is_active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    skills (id) {
+        id -> BigInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    user_skills (user_id, skill_id) {
+        user_id -> BigInt,
+        skill_id -> BigInt,
+        level -> Integer,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_throttles (account) {
+        account -> Text,
+        failures -> Integer,
+        last_failure_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        team_id -> Nullable<BigInt>,
+        manager_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> BigInt,
+        title -> Text,
+        description -> Text,
+        project_id -> Nullable<BigInt>,
+        priority -> Text,
+        status -> Text,
+        progress -> Integer,
+        difficulty -> Integer,
+        estimated_hours -> Double,
+        due_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        created_by -> Nullable<BigInt>,
+        last_progress_update_at -> Nullable<Timestamp>,
+        last_progress_updated_by -> Nullable<BigInt>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    task_skills (task_id, skill_id) {
+        task_id -> BigInt,
+        skill_id -> BigInt,
+        min_level -> Integer,
+    }
+}
+
+diesel::table! {
+    assignments (id) {
+        id -> BigInt,
+        task_id -> BigInt,
+        user_id -> BigInt,
+        status -> Text,
+        source -> Text,
+        estimated_hours -> Double,
+        actual_hours -> Double,
+        skill_match -> Nullable<Double>,
+        assigned_by -> Nullable<BigInt>,
+        assigned_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    task_progress (id) {
+        id -> BigInt,
+        task_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        previous_progress -> Integer,
+        new_progress -> Integer,
+        previous_status -> Text,
+        new_status -> Text,
+        notes -> Text,
+        occupancy_status -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        task_id -> Nullable<BigInt>,
+        read_at -> Nullable<Timestamp>,
+        emailed_at -> Nullable<Timestamp>,
+        archived_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        outcome -> Text,
+        request_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        details -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idem_key) {
+        user_id -> BigInt,
+        idem_key -> Text,
+        request_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    presence_events (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> teams (team_id));
+diesel::joinable!(user_skills -> users (user_id));
+diesel::joinable!(user_skills -> skills (skill_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(projects -> teams (team_id));
+diesel::joinable!(tasks -> projects (project_id));
+diesel::joinable!(task_skills -> tasks (task_id));
+diesel::joinable!(task_skills -> skills (skill_id));
+diesel::joinable!(assignments -> tasks (task_id));
+diesel::joinable!(assignments -> users (user_id));
+diesel::joinable!(task_progress -> tasks (task_id));
+diesel::joinable!(task_progress -> users (user_id));
+diesel::joinable!(notifications -> users (user_id));
+diesel::joinable!(audit_log -> users (actor_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    teams,
+    users,
+    skills,
+    user_skills,
+    api_tokens,
+    sessions,
+    login_throttles,
+    projects,
+    tasks,
+    task_skills,
+    assignments,
+    task_progress,
+    notifications,
+    audit_log,
+    idempotency_keys,
+    presence_events,
+);

@@ -1,0 +1,208 @@
+//! Logging in and out, and recognising sessions and API tokens.
+
+use crate::db::{Db, now};
+use crate::domain::login::{SessionPolicy, TOUCH_INTERVAL, lockout_after, session_is_live};
+use crate::security::{digest, random_hex, verify_dummy, verify_password};
+use crate::services::audit::{Entry, Outcome, record};
+use crate::services::{Actor, RequestMeta, ServiceError};
+use crate::store::sessions::{self, Session};
+use crate::store::throttle::{self, Throttle};
+use crate::store::{tokens, users};
+
+/// A session just created: the cookie value (secret) and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Value of the session cookie; only its digest is stored.
+    pub cookie: String,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// Who logged in.
+    pub actor: Actor,
+}
+
+/// A recognised session.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    /// The user.
+    pub actor: Actor,
+    /// Digest of the cookie (the stored id).
+    pub session_id: String,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+}
+
+const BAD_CREDENTIALS: &str = "Invalid username or password.";
+
+/// Checks credentials and opens a new session (a fresh id every login).
+/// Failures count per account in the database; past a few, the account is
+/// locked for a growing time. Unknown and known names cost the same work.
+pub async fn login(
+    db: &Db,
+    username: &str,
+    password: &str,
+    policy: SessionPolicy,
+    meta: RequestMeta,
+) -> Result<NewSession, ServiceError> {
+    let account = username.trim().to_lowercase();
+    let lookup = account.clone();
+    let (throttle_row, user) = db
+        .read(move |conn| {
+            Ok::<_, ServiceError>((throttle::get(conn, &lookup)?, users::find_by_username(conn, &lookup)?))
+        })
+        .await?;
+    let started = now();
+    if let Some(until) = throttle_row.as_ref().and_then(|t| t.locked_until).filter(|until| *until > started) {
+        let wait = (until - started).num_seconds().max(1) as u64;
+        return Err(ServiceError::TooManyRequests(wait));
+    }
+    let password = password.to_string();
+    let candidate = user.clone();
+    let verified = tokio::task::spawn_blocking(move || match &candidate {
+        Some(user) => verify_password(&password, &user.password_hash),
+        None => {
+            verify_dummy(&password);
+            false
+        }
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+
+    match user.filter(|u| verified && u.is_active) {
+        Some(user) => {
+            let actor = Actor::from_user(&user)?;
+            let cookie = random_hex(32);
+            let csrf_token = random_hex(32);
+            let at = now();
+            let session = Session {
+                id: digest(&cookie),
+                user_id: user.id,
+                csrf_token: csrf_token.clone(),
+                created_at: at,
+                last_seen_at: at,
+                expires_at: at + policy.absolute,
+            };
+            db.write(move |conn| {
+                throttle::clear(conn, &account)?;
+                sessions::insert(conn, &session)?;
+                record(
+                    conn,
+                    &meta,
+                    Entry {
+                        actor_id: Some(session.user_id),
+                        action: "login",
+                        resource_type: "session",
+                        resource_id: None,
+                        outcome: Outcome::Success,
+                        details: String::new(),
+                    },
+                )?;
+                Ok::<_, ServiceError>(())
+            })
+            .await?;
+            Ok(NewSession { cookie, csrf_token, actor })
+        }
+        None => {
+            let failures = throttle_row.map_or(0, |t| t.failures) + 1;
+            let at = now();
+            let row = Throttle {
+                account: account.clone(),
+                failures,
+                last_failure_at: at,
+                locked_until: lockout_after(failures).map(|d| at + d),
+            };
+            db.write(move |conn| {
+                // Re-read inside the write so concurrent failures (also from
+                // other instances) all count.
+                let current = throttle::get(conn, &row.account)?.map_or(0, |t| t.failures);
+                let failures = current.max(row.failures - 1) + 1;
+                let row = Throttle {
+                    failures,
+                    locked_until: lockout_after(failures).map(|d| row.last_failure_at + d),
+                    ..row
+                };
+                throttle::save(conn, &row)?;
+                record(
+                    conn,
+                    &meta,
+                    Entry {
+                        actor_id: None,
+                        action: "login",
+                        resource_type: "session",
+                        resource_id: None,
+                        outcome: Outcome::Failure,
+                        details: format!("account '{}', failure {}", row.account, row.failures),
+                    },
+                )?;
+                Ok::<_, ServiceError>(())
+            })
+            .await?;
+            Err(ServiceError::Unauthorized(BAD_CREDENTIALS.into()))
+        }
+    }
+}
+
+/// Ends a session.
+pub async fn logout(db: &Db, session: SessionUser, meta: RequestMeta) -> Result<(), ServiceError> {
+    db.write(move |conn| {
+        sessions::delete(conn, &session.session_id)?;
+        record(
+            conn,
+            &meta,
+            Entry {
+                actor_id: Some(session.actor.id),
+                action: "logout",
+                resource_type: "session",
+                resource_id: None,
+                outcome: Outcome::Success,
+                details: String::new(),
+            },
+        )?;
+        Ok(())
+    })
+    .await
+}
+
+/// Recognises a session cookie. Expired sessions are deleted; activity is
+/// recorded at most once a minute.
+pub async fn session_from_cookie(
+    db: &Db,
+    cookie: &str,
+    policy: SessionPolicy,
+) -> Result<Option<SessionUser>, ServiceError> {
+    session_by_id(db, digest(cookie), policy).await
+}
+
+/// Recognises a session by its stored id (the cookie's digest); used to
+/// re-check long-lived connections.
+pub async fn session_by_id(db: &Db, id: String, policy: SessionPolicy) -> Result<Option<SessionUser>, ServiceError> {
+    let lookup = id.clone();
+    let Some((session, user)) =
+        db.read(move |conn| Ok::<_, ServiceError>(sessions::find_with_user(conn, &lookup)?)).await?
+    else {
+        return Ok(None);
+    };
+    let at = now();
+    if !session_is_live(session.last_seen_at, session.expires_at, at, policy) {
+        db.write(move |conn| Ok::<_, ServiceError>(sessions::delete(conn, &id)?)).await?;
+        return Ok(None);
+    }
+    if at - session.last_seen_at >= TOUCH_INTERVAL {
+        let touch_id = id.clone();
+        db.write(move |conn| Ok::<_, ServiceError>(sessions::touch(conn, &touch_id, at)?)).await?;
+    }
+    Ok(Some(SessionUser { actor: Actor::from_user(&user)?, session_id: id, csrf_token: session.csrf_token }))
+}
+
+/// Recognises an API bearer token of an active user; records its use at most
+/// once a minute.
+pub async fn actor_from_token(db: &Db, token: &str) -> Result<Option<Actor>, ServiceError> {
+    let hash = digest(token);
+    let Some((token, user)) = db.read(move |conn| Ok::<_, ServiceError>(tokens::find_live(conn, &hash)?)).await? else {
+        return Ok(None);
+    };
+    let at = now();
+    if token.last_used_at.is_none_or(|last| at - last >= TOUCH_INTERVAL) {
+        db.write(move |conn| Ok::<_, ServiceError>(tokens::touch(conn, token.id, at)?)).await?;
+    }
+    Ok(Some(Actor::from_user(&user)?))
+}

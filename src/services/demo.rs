@@ -1,0 +1,372 @@
+//! Demo data: a believable organisation to explore. Deterministic (a fixed
+//! random seed) and idempotent: running it again adds nothing.
+
+use chrono::{Duration, NaiveDateTime};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::db::{Db, now};
+use crate::domain::role::Role;
+use crate::domain::task::{Priority, Progress, TaskStatus};
+use crate::security::hash_password;
+use crate::services::ServiceError;
+use crate::store::org;
+use crate::store::tasks::{self, NewAssignment, NewProgress, NewTask};
+use crate::store::users::{self, NewUser};
+
+/// A demo login to print.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    /// Role.
+    pub role: Role,
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: &'static str,
+}
+
+/// What the seeding did.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    /// Users created this run.
+    pub users_created: usize,
+    /// Tasks created this run.
+    pub tasks_created: usize,
+    /// Logins to try.
+    pub logins: Vec<DemoLogin>,
+}
+
+const TEAMS: [&str; 5] = ["Platform", "Web", "Mobile", "Data", "Support"];
+const SKILLS: [&str; 10] =
+    ["rust", "sql", "frontend", "design", "devops", "testing", "python", "mobile", "analytics", "writing"];
+const FIRST: [&str; 20] = [
+    "Ada", "Ben", "Chloe", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Luca", "Maya",
+    "Nils", "Olga", "Priya", "Quinn", "Rosa", "Sami", "Tara",
+];
+const LAST: [&str; 8] = ["Novak", "Okafor", "Larsen", "Moreau", "Tanaka", "Silva", "Kowalski", "Haddad"];
+const VERBS: [&str; 12] = [
+    "Implement",
+    "Fix",
+    "Review",
+    "Document",
+    "Refactor",
+    "Test",
+    "Design",
+    "Migrate",
+    "Optimise",
+    "Investigate",
+    "Automate",
+    "Update",
+];
+const OBJECTS: [&str; 16] = [
+    "login flow",
+    "billing export",
+    "search index",
+    "release pipeline",
+    "onboarding emails",
+    "report builder",
+    "API rate limits",
+    "dashboard charts",
+    "audit trail view",
+    "mobile sync",
+    "backup restore",
+    "permissions matrix",
+    "invoice PDFs",
+    "alert rules",
+    "data retention",
+    "help centre",
+];
+
+/// Demo passwords per role (printed at start-up; demo data is for trying
+/// Taskpulse out, never for production).
+pub fn demo_password(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "Pulse-Admin-2026",
+        Role::Manager => "Pulse-Manager-2026",
+        Role::Lead => "Pulse-Lead-2026",
+        Role::Employee => "Pulse-Employee-2026",
+    }
+}
+
+struct DemoUser {
+    username: String,
+    full_name: String,
+    role: Role,
+    team: Option<usize>,
+}
+
+fn demo_users() -> Vec<DemoUser> {
+    let mut people = vec![
+        DemoUser { username: "admin".into(), full_name: "Alex Admin".into(), role: Role::Admin, team: None },
+        DemoUser { username: "manager".into(), full_name: "Morgan Manager".into(), role: Role::Manager, team: None },
+    ];
+    let mut n = 0;
+    for (t, team) in TEAMS.iter().enumerate() {
+        people.push(DemoUser {
+            username: format!("lead.{}", team.to_lowercase()),
+            full_name: format!("{} {}", FIRST[(t * 7) % FIRST.len()], LAST[t % LAST.len()]),
+            role: Role::Lead,
+            team: Some(t),
+        });
+        for _ in 0..7 {
+            let full_name = format!("{} {}", FIRST[n % FIRST.len()], LAST[(n / FIRST.len() + n) % LAST.len()]);
+            let username = if n == 0 { "employee".to_string() } else { format!("emp{:02}", n) };
+            people.push(DemoUser { username, full_name, role: Role::Employee, team: Some(t) });
+            n += 1;
+        }
+    }
+    people
+}
+
+/// Seeds the demo organisation, reporting progress through `progress`.
+pub async fn seed(
+    db: &Db,
+    task_count: usize,
+    progress: impl Fn(&str) + Send + Sync,
+) -> Result<DemoReport, ServiceError> {
+    progress("hashing demo passwords");
+    let hashes =
+        tokio::task::spawn_blocking(|| Role::ALL.map(|role| hash_password(demo_password(role)).map(|h| (role, h))))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let mut role_hashes = Vec::new();
+    for h in hashes {
+        role_hashes.push(h.map_err(|e| ServiceError::Internal(e.to_string()))?);
+    }
+
+    progress("creating teams, users and skills");
+    let people = demo_users();
+    let (users_created, user_ids, project_ids) = db
+        .write(move |conn| {
+            let at = now();
+            let team_ids = TEAMS.iter().map(|t| org::ensure_team(conn, t, at)).collect::<Result<Vec<_>, _>>()?;
+            let skill_ids = SKILLS.iter().map(|s| org::ensure_skill(conn, s)).collect::<Result<Vec<_>, _>>()?;
+            let mut rng = StdRng::seed_from_u64(7);
+            let mut created = 0;
+            let mut ids = Vec::new();
+            for person in &people {
+                let hash =
+                    role_hashes.iter().find(|(r, _)| *r == person.role).map(|(_, h)| h.as_str()).unwrap_or_default();
+                let capacity = [32.0, 36.0, 40.0, 40.0, 40.0][rng.gen_range(0..5)];
+                let rate = rng.gen_range(28..=75) * 100;
+                let id = match users::find_by_username(conn, &person.username)? {
+                    Some(user) => user.id,
+                    None => {
+                        created += 1;
+                        let email = format!("{}@demo.taskpulse.local", person.username);
+                        users::insert(
+                            conn,
+                            &NewUser {
+                                username: &person.username,
+                                email: &email,
+                                full_name: &person.full_name,
+                                role: person.role.as_str(),
+                                team_id: person.team.map(|t| team_ids[t]),
+                                password_hash: hash,
+                                capacity_hours_per_week: capacity,
+                                hourly_rate_cents: rate,
+                                is_active: true,
+                                created_at: at,
+                                updated_at: at,
+                            },
+                        )?
+                    }
+                };
+                for _ in 0..3 {
+                    let skill = skill_ids[rng.gen_range(0..skill_ids.len())];
+                    org::set_user_skill(conn, id, skill, rng.gen_range(1..=5))?;
+                }
+                ids.push((id, person.role, person.team));
+            }
+            let manager = ids.iter().find(|(_, r, _)| *r == Role::Manager).map(|(id, _, _)| *id);
+            let mut projects = Vec::new();
+            for (t, team) in TEAMS.iter().enumerate() {
+                for suffix in ["Roadmap", "Maintenance"] {
+                    let name = format!("{team} {suffix}");
+                    let description = format!("{suffix} work of the {team} team");
+                    projects.push((
+                        org::ensure_project(conn, &name, &description, Some(team_ids[t]), manager, at)?,
+                        t,
+                        skill_ids.clone(),
+                    ));
+                }
+            }
+            Ok::<_, ServiceError>((created, ids, projects))
+        })
+        .await?;
+
+    let mut tasks_created = 0;
+    let chunk = 50;
+    let mut done = 0;
+    while done < task_count {
+        let range = done..(done + chunk).min(task_count);
+        let users = user_ids.clone();
+        let projects = project_ids.clone();
+        tasks_created += db
+            .write(move |conn| {
+                let at = now();
+                let mut created = 0;
+                for i in range {
+                    let mut rng = StdRng::seed_from_u64(1_000 + i as u64);
+                    let (project_id, team, skills) = &projects[i % projects.len()];
+                    let title = format!(
+                        "{} {} #{}",
+                        VERBS[rng.gen_range(0..VERBS.len())],
+                        OBJECTS[rng.gen_range(0..OBJECTS.len())],
+                        i + 1
+                    );
+                    if tasks::exists_in_project(conn, &title, *project_id)? {
+                        continue;
+                    }
+                    let members: Vec<i64> =
+                        users.iter().filter(|(_, _, t)| *t == Some(*team)).map(|(id, _, _)| *id).collect();
+                    let assignee = members[rng.gen_range(0..members.len())];
+                    let creator =
+                        users.iter().find(|(_, r, t)| *r == Role::Lead && *t == Some(*team)).map(|(id, _, _)| *id);
+                    create_task(conn, &mut rng, at, *project_id, &title, assignee, creator, skills)?;
+                    created += 1;
+                }
+                Ok::<_, ServiceError>(created)
+            })
+            .await?;
+        done = (done + chunk).min(task_count);
+        progress(&format!("tasks {done}/{task_count}"));
+    }
+
+    let logins = vec![
+        DemoLogin { role: Role::Admin, username: "admin".into(), password: demo_password(Role::Admin) },
+        DemoLogin { role: Role::Manager, username: "manager".into(), password: demo_password(Role::Manager) },
+        DemoLogin { role: Role::Lead, username: "lead.platform".into(), password: demo_password(Role::Lead) },
+        DemoLogin { role: Role::Employee, username: "employee".into(), password: demo_password(Role::Employee) },
+    ];
+    Ok(DemoReport { users_created, tasks_created, logins })
+}
+
+/// Creates one task with a plausible history: a status drawn with realistic
+/// weights, progress steps spread over past days, each step in the trail.
+#[allow(clippy::too_many_arguments)]
+fn create_task(
+    conn: &mut crate::db::DbConn,
+    rng: &mut StdRng,
+    at: NaiveDateTime,
+    project_id: i64,
+    title: &str,
+    assignee: i64,
+    creator: Option<i64>,
+    skills: &[i64],
+) -> Result<(), ServiceError> {
+    let priority = match rng.gen_range(0..100) {
+        0..=24 => Priority::Low,
+        25..=64 => Priority::Medium,
+        65..=89 => Priority::High,
+        _ => Priority::Urgent,
+    };
+    let target = match rng.gen_range(0..100) {
+        0..=24 => TaskStatus::Pending,
+        25..=59 => TaskStatus::InProgress,
+        60..=89 => TaskStatus::Done,
+        90..=95 => TaskStatus::OnHold,
+        _ => TaskStatus::Cancelled,
+    };
+    let created_at = at - Duration::days(rng.gen_range(1..60)) - Duration::minutes(rng.gen_range(0..600));
+    let due_at = Some(created_at + Duration::days(rng.gen_range(3..45)));
+    let final_progress = match target {
+        TaskStatus::Pending => 0,
+        TaskStatus::Done => 100,
+        _ => rng.gen_range(5..95),
+    };
+    // Progress steps: increasing values ending at the final progress.
+    let mut steps = Vec::new();
+    if final_progress > 0 {
+        let count = rng.gen_range(1..=4);
+        for s in 1..=count {
+            let value = if s == count { final_progress } else { (final_progress * s / count).max(1) };
+            if steps.last() != Some(&value) {
+                steps.push(value);
+            }
+        }
+    }
+    let span = (at - created_at).num_minutes().max(10);
+    let step_time = |k: usize, n: usize| created_at + Duration::minutes(span * (k as i64 + 1) / (n as i64 + 2));
+    let last_update = (!steps.is_empty()).then(|| step_time(steps.len() - 1, steps.len()));
+    let completed_at = (target == TaskStatus::Done).then(|| last_update.unwrap_or(at));
+    let task_id = tasks::insert(
+        conn,
+        &NewTask {
+            title: title.to_string(),
+            description: format!("{title}. Created for the demo organisation."),
+            project_id: Some(project_id),
+            priority: priority.as_str().into(),
+            status: target.as_str().into(),
+            progress: final_progress,
+            difficulty: rng.gen_range(1..=10),
+            estimated_hours: f64::from(rng.gen_range(1..=40)),
+            due_at,
+            completed_at,
+            created_by: creator,
+            last_progress_update_at: last_update,
+            last_progress_updated_by: last_update.map(|_| assignee),
+            created_at,
+            updated_at: last_update.unwrap_or(created_at),
+        },
+    )?;
+    tasks::add_skill(conn, task_id, skills[rng.gen_range(0..skills.len())], rng.gen_range(1..=4))?;
+    let assignment_status = match target {
+        TaskStatus::Pending | TaskStatus::Cancelled => "assigned",
+        TaskStatus::InProgress => "in_progress",
+        TaskStatus::Done => "completed",
+        TaskStatus::OnHold => "on_hold",
+    };
+    tasks::insert_assignment(
+        conn,
+        &NewAssignment {
+            task_id,
+            user_id: assignee,
+            status: assignment_status.into(),
+            source: "manual".into(),
+            estimated_hours: f64::from(rng.gen_range(1..=40)),
+            actual_hours: 0.0,
+            skill_match: Some(f64::from(rng.gen_range(40..=100)) / 100.0),
+            assigned_by: creator,
+            assigned_at: created_at,
+            completed_at,
+        },
+    )?;
+    let mut previous = (0, TaskStatus::Pending);
+    for (k, value) in steps.iter().enumerate() {
+        let progress = Progress::parse(i64::from(*value)).map_err(ServiceError::Internal)?;
+        let status = progress.implied_status();
+        tasks::append_progress(
+            conn,
+            &NewProgress {
+                task_id,
+                user_id: Some(assignee),
+                previous_progress: previous.0,
+                new_progress: progress.value(),
+                previous_status: previous.1.as_str().into(),
+                new_status: status.as_str().into(),
+                notes: if k == 0 { "Started".into() } else { String::new() },
+                occupancy_status: Some("ACTIVE".into()),
+                created_at: step_time(k, steps.len()),
+            },
+        )?;
+        previous = (progress.value(), status);
+    }
+    if matches!(target, TaskStatus::OnHold | TaskStatus::Cancelled) {
+        tasks::append_progress(
+            conn,
+            &NewProgress {
+                task_id,
+                user_id: creator,
+                previous_progress: previous.0,
+                new_progress: previous.0,
+                previous_status: previous.1.as_str().into(),
+                new_status: target.as_str().into(),
+                notes: "Status set by the team lead".into(),
+                occupancy_status: None,
+                created_at: last_update.map_or(created_at, |t| t + Duration::minutes(5)),
+            },
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! Reading tasks: the employee's cards, the monitor grid, a task's detail
+//! with its trail. Each is one read of the database plus presence from the
+//! live hub.
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+
+use crate::db::{Db, DbConn, now};
+use crate::domain::progress::Viewer;
+use crate::domain::role::Role;
+use crate::domain::task::Occupancy;
+use crate::live::Hub;
+use crate::services::{Actor, ServiceError};
+use crate::store::task_views::{self, TaskFilter, TrailRow};
+use crate::store::tasks::{Assignee, Task};
+
+/// An assignee as shown on a card.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AssigneeView {
+    /// User id.
+    pub user_id: i64,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub full_name: String,
+    /// Per-assignee status.
+    pub status: String,
+    /// Presence now.
+    pub occupancy_status: Occupancy,
+}
+
+impl AssigneeView {
+    /// Initials for the avatar.
+    pub fn initials(&self) -> String {
+        self.full_name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase()
+    }
+}
+
+/// A task as shown on cards and in API lists.
+#[derive(Debug, Clone)]
+pub struct TaskCard {
+    /// The stored task.
+    pub task: Task,
+    /// Project name.
+    pub project: Option<String>,
+    /// Assignees with presence.
+    pub assignees: Vec<AssigneeView>,
+    /// Latest trail rows, newest first.
+    pub recent: Vec<TrailRow>,
+    /// Open and past due.
+    pub overdue: bool,
+    /// The assignees' user ids and teams (for access checks).
+    pub assignee_teams: Vec<(i64, Option<i64>)>,
+}
+
+fn assignee_views(hub: &Hub, assignees: &[Assignee]) -> Vec<AssigneeView> {
+    assignees
+        .iter()
+        .map(|a| AssigneeView {
+            user_id: a.user_id,
+            username: a.username.clone(),
+            full_name: a.full_name.clone(),
+            status: a.status.clone(),
+            occupancy_status: hub.occupancy(a.user_id),
+        })
+        .collect()
+}
+
+fn is_overdue(task: &Task, at: NaiveDateTime) -> bool {
+    task.due_at.is_some_and(|d| d < at) && task.status != "DONE" && task.status != "CANCELLED"
+}
+
+/// Builds cards for tasks, with `recent` trail rows each.
+fn cards(conn: &mut DbConn, hub: &Hub, tasks: Vec<Task>, recent: i64) -> Result<Vec<TaskCard>, ServiceError> {
+    let at = now();
+    let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
+    let projects = task_views::project_names(conn, &tasks)?;
+    let mut assignees = task_views::assignees_of(conn, &ids)?;
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let recent = if recent > 0 { task_views::trail(conn, task.id, Some(recent))? } else { Vec::new() };
+        let list = assignees.remove(&task.id).unwrap_or_default();
+        out.push(TaskCard {
+            project: task.project_id.and_then(|p| projects.get(&p).cloned()),
+            assignee_teams: list.iter().map(|a| (a.user_id, a.team_id)).collect(),
+            assignees: assignee_views(hub, &list),
+            overdue: is_overdue(&task, at),
+            recent,
+            task,
+        });
+    }
+    Ok(out)
+}
+
+/// The actor's own tasks (optionally one status), soonest due first.
+pub async fn my_tasks(
+    db: &Db,
+    hub: &Arc<Hub>,
+    actor: &Actor,
+    status: Option<String>,
+) -> Result<Vec<TaskCard>, ServiceError> {
+    let filter = TaskFilter { status, assignee_id: Some(actor.id), ..TaskFilter::default() };
+    let hub = hub.clone();
+    db.read(move |conn| {
+        let tasks = task_views::page(conn, &filter, 500, 0)?;
+        cards(conn, &hub, tasks, 3)
+    })
+    .await
+}
+
+/// Counters of a monitor view.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Counters {
+    /// All matching tasks.
+    pub total: i64,
+    /// PENDING.
+    pub pending: i64,
+    /// IN_PROGRESS.
+    pub in_progress: i64,
+    /// ON_HOLD.
+    pub on_hold: i64,
+    /// DONE.
+    pub done: i64,
+    /// CANCELLED.
+    pub cancelled: i64,
+    /// Open and past due.
+    pub overdue: i64,
+}
+
+/// One page of the monitor.
+#[derive(Debug, Clone)]
+pub struct MonitorPage {
+    /// Cards on this page.
+    pub cards: Vec<TaskCard>,
+    /// Counters over every matching task.
+    pub counters: Counters,
+    /// Matching tasks (status filter included).
+    pub matching: i64,
+    /// Page number (from 1).
+    pub page: i64,
+    /// Page size.
+    pub per_page: i64,
+}
+
+impl MonitorPage {
+    /// Number of pages.
+    pub fn pages(&self) -> i64 {
+        ((self.matching + self.per_page - 1) / self.per_page).max(1)
+    }
+}
+
+/// Restricts a filter to what the actor may see: everything for admins and
+/// managers, the team (and own tasks) for a lead, own tasks for employees.
+pub fn scoped(actor: &Actor, mut filter: TaskFilter) -> TaskFilter {
+    match actor.role {
+        Role::Admin | Role::Manager => {}
+        Role::Lead => filter.scope = Some((actor.team_id, actor.id)),
+        Role::Employee => filter.assignee_id = Some(actor.id),
+    }
+    filter
+}
+
+/// A page of the monitor for the actor.
+pub async fn monitor(
+    db: &Db,
+    hub: &Arc<Hub>,
+    actor: &Actor,
+    filter: TaskFilter,
+    page: i64,
+    per_page: i64,
+) -> Result<MonitorPage, ServiceError> {
+    let filter = scoped(actor, filter);
+    let page = page.max(1);
+    let per_page = per_page.clamp(1, 200);
+    let hub = hub.clone();
+    db.read(move |conn| {
+        let (by_status, overdue) = task_views::counters(conn, &filter, now())?;
+        let get = |s: &str| by_status.get(s).copied().unwrap_or(0);
+        let counters = Counters {
+            total: by_status.values().sum(),
+            pending: get("PENDING"),
+            in_progress: get("IN_PROGRESS"),
+            on_hold: get("ON_HOLD"),
+            done: get("DONE"),
+            cancelled: get("CANCELLED"),
+            overdue,
+        };
+        let matching = match &filter.status {
+            Some(status) => get(status),
+            None => counters.total,
+        };
+        let tasks = task_views::page(conn, &filter, per_page, (page - 1) * per_page)?;
+        Ok(MonitorPage { cards: cards(conn, &hub, tasks, 5)?, counters, matching, page, per_page })
+    })
+    .await
+}
+
+/// One task the viewer may see, with its full trail.
+pub async fn detail(db: &Db, hub: &Arc<Hub>, actor: &Actor, task_id: i64) -> Result<TaskCard, ServiceError> {
+    let viewer = Viewer { id: actor.id, role: actor.role, team_id: actor.team_id };
+    let hub = hub.clone();
+    db.read(move |conn| {
+        let task = crate::services::progress::load_visible(conn, viewer, task_id)?;
+        let mut card = cards(conn, &hub, vec![task], 0)?.pop().ok_or(ServiceError::NotFound)?;
+        card.recent = task_views::trail(conn, task_id, None)?;
+        Ok(card)
+    })
+    .await
+}
+
+/// One task as a card for the live feed (no access check: the feed checks
+/// each viewer against [`TaskCard::audience`]).
+pub fn card_for_feed(conn: &mut DbConn, hub: &Hub, task_id: i64) -> Result<Option<TaskCard>, ServiceError> {
+    let Some(task) = crate::store::tasks::find(conn, task_id)? else { return Ok(None) };
+    Ok(cards(conn, hub, vec![task], 5)?.pop())
+}

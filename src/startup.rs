@@ -1,0 +1,135 @@
+//! Building and running the application: used by `main` and by the tests.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::{DbSettings, Settings};
+use crate::db::{Db, DbError, run_migrations};
+use crate::live::Hub;
+use crate::web::{AppState, access, errors, flash, headers};
+
+/// Largest JSON body accepted.
+pub const JSON_LIMIT: usize = 64 * 1024;
+/// Largest form body accepted.
+pub const FORM_LIMIT: usize = 16 * 1024;
+
+/// Connects to the database (a clear error naming the setting when that
+/// fails) and applies pending migrations.
+pub async fn connect_and_migrate(settings: &DbSettings) -> anyhow::Result<Db> {
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Db> {
+        let db = Db::connect(&settings.url, &settings.options).map_err(|e| match e {
+            DbError::Pool(e) => anyhow::anyhow!("DATABASE_URL: {e}"),
+            other => anyhow::anyhow!("DATABASE_URL: {other}"),
+        })?;
+        let mut conn = db.blocking_conn().context("DATABASE_URL: no connection available")?;
+        let applied = run_migrations(&mut conn).map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
+        for version in applied {
+            tracing::info!(%version, "applied migration");
+        }
+        Ok(db)
+    })
+    .await
+    .context("database start-up task failed")?
+}
+
+/// A built, listening application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    hub: Arc<Hub>,
+    db: Db,
+}
+
+impl Application {
+    /// Connects, migrates, binds the listener (port 0 picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = connect_and_migrate(&settings.db).await?;
+        Self::build_with_db(settings, db)
+    }
+
+    /// Binds the listener for an already connected database.
+    pub fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.addr)
+            .with_context(|| format!("TASKPULSE_ADDR: cannot listen on {}", settings.addr))?;
+        let port = listener.local_addr()?.port();
+        let hub = Arc::new(Hub::default());
+        let state = web::Data::new(AppState::new(db.clone(), settings.clone(), hub.clone()));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(errors::json_error))
+                .app_data(web::FormConfig::default().limit(FORM_LIMIT).error_handler(errors::form_error))
+                .app_data(web::QueryConfig::default().error_handler(errors::query_error))
+                .app_data(web::PathConfig::default().error_handler(errors::path_error))
+                .app_data(web::PayloadConfig::new(FORM_LIMIT.max(JSON_LIMIT)))
+                .configure(crate::web::configure)
+                .wrap(from_fn(access::enforce))
+                .wrap(from_fn(flash::clear_shown))
+                .wrap(from_fn(errors::render_errors))
+                .wrap(Compress::default())
+                .wrap(TracingLogger::default())
+                .wrap(from_fn(headers::security_headers))
+        })
+        .workers(settings.workers)
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_grace_secs)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server, hub, db })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database handle the server uses.
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM: then stops accepting, closes WebSockets,
+    /// and lets in-flight requests finish within the grace period.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested; finishing in-flight requests");
+            hub.close_all();
+            // Give sockets a moment to send their Close frames.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,96 @@
+//! Administration: users (enable/disable) and the audit log.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use crate::services::{RequestMeta, accounts, audit};
+use crate::store::audit::AuditEntry;
+use crate::store::users::UserListing;
+use crate::web::AppState;
+use crate::web::access::CurrentUser;
+use crate::web::errors::AppError;
+use crate::web::flash::{self, Level, PendingFlash};
+use crate::web::layout::Layout;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserListing>,
+}
+
+/// GET /admin/users.
+pub async fn users(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    flash: PendingFlash,
+) -> Result<impl actix_web::Responder, AppError> {
+    let users = accounts::list_users(&state.db).await?;
+    Ok(UsersPage { layout: Layout::for_user(&user, "Users", "users", flash.0), users })
+}
+
+/// POST /admin/users/{id}/disable: ends the user's sessions and sockets.
+pub async fn disable(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    meta: RequestMeta,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    accounts::set_active(&state.db, Some(user.actor.id), id, false, meta).await?;
+    state.hub.disconnect_user(id);
+    Ok(flash::redirect("/admin/users", Level::Success, "User disabled; their sessions and tokens no longer work."))
+}
+
+/// POST /admin/users/{id}/enable.
+pub async fn enable(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    meta: RequestMeta,
+) -> Result<HttpResponse, AppError> {
+    accounts::set_active(&state.db, Some(user.actor.id), path.into_inner(), true, meta).await?;
+    Ok(flash::redirect("/admin/users", Level::Success, "User enabled."))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_audit.html")]
+struct AuditPage {
+    layout: Layout,
+    entries: Vec<AuditEntry>,
+    page: i64,
+    pages: i64,
+    total: i64,
+    denied_only: bool,
+}
+
+/// Audit log query.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    page: Option<i64>,
+    denied: Option<bool>,
+}
+
+const PER_PAGE: i64 = 50;
+
+/// GET /admin/audit?page=&denied=.
+pub async fn audit(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<AuditQuery>,
+) -> Result<impl actix_web::Responder, AppError> {
+    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
+    let denied_only = query.denied.unwrap_or(false);
+    let (entries, total) = audit::page(&state.db, denied_only, page, PER_PAGE).await?;
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    Ok(AuditPage {
+        layout: Layout::for_user(&user, "Audit log", "audit", None),
+        entries,
+        page,
+        pages,
+        total,
+        denied_only,
+    })
+}

@@ -1,0 +1,91 @@
+//! Pages and htmx partials, and the route table with each route's access
+//! policy. Every route is registered here, through [`routes!`], so none can
+//! exist without a declared policy.
+
+pub mod access;
+pub mod admin;
+pub mod assets;
+pub mod errors;
+pub mod flash;
+pub mod headers;
+pub mod layout;
+pub mod ops;
+pub mod pages;
+pub mod profile;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use actix_web::web;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::config::Settings;
+use crate::db::Db;
+use access::{ADMIN, ANY_ROLE, Access, MONITOR_ROLES, RouteSpec};
+
+/// Shared state of the web app.
+pub struct AppState {
+    /// Database handle.
+    pub db: Db,
+    /// Resolved settings.
+    pub settings: Settings,
+    /// Login attempts per client IP.
+    pub login_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Live connections (for closing a disabled user's sockets).
+    pub hub: Arc<crate::live::Hub>,
+    /// Where services announce changes for open pages.
+    pub bus: crate::live::LiveBus,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(db: Db, settings: Settings, hub: Arc<crate::live::Hub>) -> AppState {
+        let per_minute = NonZeroU32::new(settings.login_per_ip_per_minute).unwrap_or(NonZeroU32::MIN);
+        AppState {
+            db,
+            login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            settings,
+            hub,
+            bus: crate::live::LiveBus::default(),
+        }
+    }
+}
+
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path, $access:expr;)*) => {
+        /// Every route with its access policy.
+        pub const ROUTES: &[RouteSpec] = &[
+            $(RouteSpec { method: stringify!($method), path: $path, access: $access },)*
+        ];
+
+        /// Registers every route of [`ROUTES`].
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::method(actix_web::http::Method::$method).to($handler));)*
+        }
+    };
+}
+
+routes! {
+    GET  "/healthz"                    => ops::healthz,             Access::Public;
+    GET  "/readyz"                     => ops::readyz,              Access::Public;
+    GET  "/static/{path:.*}"           => assets::serve,            Access::Public;
+    GET  "/login"                      => pages::login_form,        Access::Public;
+    POST "/login"                      => pages::login,             Access::Public;
+    POST "/logout"                     => pages::logout,            Access::Session(ANY_ROLE);
+    GET  "/"                           => pages::home,              Access::Session(ANY_ROLE);
+    GET  "/profile"                    => profile::show,            Access::Session(ANY_ROLE);
+    POST "/profile/password"           => profile::change_password, Access::Session(ANY_ROLE);
+    POST "/profile/tokens"             => profile::create_token,    Access::Session(ANY_ROLE);
+    POST "/profile/tokens/{id}/revoke" => profile::revoke_token,    Access::Session(ANY_ROLE);
+    GET  "/admin/users"                => admin::users,             Access::Session(ADMIN);
+    POST "/admin/users/{id}/disable"   => admin::disable,           Access::Session(ADMIN);
+    POST "/admin/users/{id}/enable"    => admin::enable,            Access::Session(ADMIN);
+    GET  "/admin/audit"                => admin::audit,             Access::Session(ADMIN);
+    GET  "/ws"                         => crate::live::socket,      Access::Session(ANY_ROLE);
+    GET  "/api/me"                     => crate::api::me,           Access::Token(ANY_ROLE);
+    GET  "/api/employee-tasks/"        => crate::api::tasks::employee_tasks, Access::Token(ANY_ROLE);
+    POST "/api/task/{id}/progress/"    => crate::api::tasks::progress,       Access::Token(ANY_ROLE);
+    POST "/api/task/{id}/complete/"    => crate::api::tasks::complete,       Access::Token(ANY_ROLE);
+    GET  "/api/admin/task-status/"     => crate::api::tasks::task_status,    Access::Token(MONITOR_ROLES);
+}

@@ -1,0 +1,264 @@
+//! Migrations on both backends, SQLite connection settings, and the single
+//! writer under heavy concurrency.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use taskpulse::db::{
+    Db, DbConn, DbError, DbOptions, MIGRATION_VERSIONS, pending_migrations, revert_all_migrations, run_migrations,
+};
+use taskpulse::schema::*;
+
+use crate::helpers::*;
+
+fn count_every_table(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
+    Ok(vec![
+        teams::table.count().get_result(conn)?,
+        users::table.count().get_result(conn)?,
+        skills::table.count().get_result(conn)?,
+        user_skills::table.count().get_result(conn)?,
+        api_tokens::table.count().get_result(conn)?,
+        sessions::table.count().get_result(conn)?,
+        login_throttles::table.count().get_result(conn)?,
+        projects::table.count().get_result(conn)?,
+        tasks::table.count().get_result(conn)?,
+        task_skills::table.count().get_result(conn)?,
+        assignments::table.count().get_result(conn)?,
+        task_progress::table.count().get_result(conn)?,
+        notifications::table.count().get_result(conn)?,
+        audit_log::table.count().get_result(conn)?,
+        idempotency_keys::table.count().get_result(conn)?,
+        presence_events::table.count().get_result(conn)?,
+    ])
+}
+
+async fn migrations_up_down_up(backend: Backend) {
+    let Some((url, _guard)) = fresh_database(backend) else {
+        eprintln!("skipped: set {PG_ENV} to run the PostgreSQL suite");
+        return;
+    };
+    let db = Db::connect(&url, &DbOptions::default()).expect("connect");
+    tokio::task::spawn_blocking(move || {
+        let mut conn = db.blocking_conn().unwrap();
+        let applied = run_migrations(&mut conn).unwrap();
+        assert_eq!(applied, MIGRATION_VERSIONS.iter().map(|v| v.to_string()).collect::<Vec<_>>());
+        assert!(pending_migrations(&mut conn).unwrap().is_empty());
+        assert!(count_every_table(&mut conn).unwrap().iter().all(|n| *n == 0));
+        let reverted = revert_all_migrations(&mut conn).unwrap();
+        assert_eq!(reverted.len(), MIGRATION_VERSIONS.len());
+        assert!(count_every_table(&mut conn).is_err(), "tables are gone after down");
+        assert_eq!(pending_migrations(&mut conn).unwrap().len(), MIGRATION_VERSIONS.len());
+        run_migrations(&mut conn).unwrap();
+        assert_eq!(count_every_table(&mut conn).unwrap().len(), 16);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn migrations_run_up_down_and_up_on_sqlite() {
+    migrations_up_down_up(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn migrations_run_up_down_and_up_on_postgres() {
+    migrations_up_down_up(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_apply_each_migration_once() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some((url, _guard)) = fresh_database(backend) else { continue };
+        let mut handles = Vec::new();
+        for _ in 0..3 {
+            let url = url.clone();
+            handles.push(tokio::task::spawn_blocking(move || {
+                let db = Db::connect(&url, &DbOptions::default()).expect("connect");
+                let mut conn = db.blocking_conn().unwrap();
+                run_migrations(&mut conn).unwrap()
+            }));
+        }
+        let mut applied = Vec::new();
+        for handle in handles {
+            applied.extend(handle.await.unwrap());
+        }
+        assert_eq!(applied.len(), MIGRATION_VERSIONS.len(), "{backend:?}: {applied:?}");
+    }
+}
+
+#[test]
+fn both_migration_folders_hold_the_same_versions() {
+    let list = |backend: &str| {
+        let dir = format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR"));
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    let sqlite = list("sqlite");
+    assert_eq!(sqlite, list("postgres"));
+    let versions: Vec<String> = sqlite.iter().map(|n| n.split('_').next().unwrap().replace('-', "")).collect();
+    assert_eq!(versions, MIGRATION_VERSIONS);
+    for name in &sqlite {
+        for file in ["up.sql", "down.sql"] {
+            for backend in ["sqlite", "postgres"] {
+                let path = format!("{}/migrations/{backend}/{name}/{file}", env!("CARGO_MANIFEST_DIR"));
+                assert!(std::path::Path::new(&path).exists(), "{path}");
+            }
+        }
+    }
+}
+
+#[derive(QueryableByName, Debug)]
+struct PragmaText {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+#[derive(QueryableByName, Debug)]
+struct PragmaNumber {
+    #[diesel(sql_type = BigInt)]
+    value: i64,
+}
+
+fn pragmas(conn: &mut DbConn) -> QueryResult<(String, i64, i64, i64)> {
+    let DbConn::Sqlite(c) = conn else { panic!("SQLite expected") };
+    let journal =
+        diesel::sql_query("SELECT journal_mode AS value FROM pragma_journal_mode").get_result::<PragmaText>(c)?.value;
+    let synchronous =
+        diesel::sql_query("SELECT synchronous AS value FROM pragma_synchronous").get_result::<PragmaNumber>(c)?.value;
+    let foreign_keys =
+        diesel::sql_query("SELECT foreign_keys AS value FROM pragma_foreign_keys").get_result::<PragmaNumber>(c)?.value;
+    let busy =
+        diesel::sql_query("SELECT timeout AS value FROM pragma_busy_timeout").get_result::<PragmaNumber>(c)?.value;
+    Ok((journal, synchronous, foreign_keys, busy))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_pragmas_hold_on_every_pooled_connection_and_the_writer() {
+    for (setting, expected_sync) in [(taskpulse::db::Synchronous::Full, 2), (taskpulse::db::Synchronous::Normal, 1)] {
+        let (url, _guard) = fresh_database(Backend::Sqlite).unwrap();
+        let options = DbOptions { pool_size: 6, synchronous: setting };
+        let db = Db::connect(&url, &options).unwrap();
+        let pool = db.pool().clone();
+        let readers = tokio::task::spawn_blocking(move || {
+            // Hold every connection at once so each one is checked.
+            let mut held: Vec<_> = (0..pool.max_size()).map(|_| pool.get().unwrap()).collect();
+            held.iter_mut().map(|c| pragmas(c).unwrap()).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        assert_eq!(readers.len(), 6);
+        let writer = db.write(|c| Ok::<_, DbError>(pragmas(c)?)).await.unwrap();
+        for found in readers.into_iter().chain([writer]) {
+            assert_eq!(found, ("wal".to_string(), expected_sync, 1, 5000), "{setting:?}");
+        }
+    }
+}
+
+/// Many concurrent writers through the single writer: none sees "database is
+/// locked" (or any error). Runs for TASKPULSE_STRESS_SECS (default 5) seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_writers_never_see_a_lock_error() {
+    let app = TestApp::try_spawn(Backend::Sqlite).await.unwrap();
+    let seconds: u64 = std::env::var("TASKPULSE_STRESS_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let user = app.create_user("stress", taskpulse::domain::role::Role::Employee).await;
+    let mut writers = Vec::new();
+    for w in 0..200 {
+        let db = app.db.clone();
+        let user_id = user.id;
+        writers.push(tokio::spawn(async move {
+            let (mut ok, mut errors) = (0u64, Vec::new());
+            while std::time::Instant::now() < deadline {
+                let result = db
+                    .write(move |c| {
+                        // A read-modify-write, the pattern that deadlocks with deferred transactions.
+                        let n: i64 = audit_log::table.count().get_result(c)?;
+                        diesel::insert_into(audit_log::table)
+                            .values((
+                                audit_log::action.eq("stress"),
+                                audit_log::resource_type.eq("test"),
+                                audit_log::resource_id.eq(Some(format!("{w}:{n}"))),
+                                audit_log::outcome.eq("success"),
+                                audit_log::details.eq(""),
+                                audit_log::created_at.eq(taskpulse::db::now()),
+                            ))
+                            .execute(c)?;
+                        diesel::update(users::table.find(user_id))
+                            .set(users::updated_at.eq(taskpulse::db::now()))
+                            .execute(c)?;
+                        Ok::<_, DbError>(())
+                    })
+                    .await;
+                match result {
+                    Ok(()) => ok += 1,
+                    Err(e) => errors.push(e.to_string()),
+                }
+                // Readers run alongside.
+                let _ = db.read(|c| Ok::<_, DbError>(users::table.count().get_result::<i64>(c)?)).await;
+            }
+            (ok, errors)
+        }));
+    }
+    let (mut total, mut errors) = (0, Vec::new());
+    for writer in writers {
+        let (ok, errs) = writer.await.unwrap();
+        total += ok;
+        errors.extend(errs);
+    }
+    assert!(errors.is_empty(), "{} errors, first: {:?}", errors.len(), errors.first());
+    let rows: i64 = app
+        .db
+        .read(|c| Ok::<_, DbError>(audit_log::table.filter(audit_log::action.eq("stress")).count().get_result(c)?))
+        .await
+        .unwrap();
+    assert_eq!(rows as u64, total, "every acknowledged write is stored");
+    assert!(total >= 200, "every writer got through at least once ({total})");
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_append_only() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = TestApp::try_spawn(backend).await else { continue };
+        let report = taskpulse::services::demo::seed(&app.db, 5, |_| {}).await.unwrap();
+        assert_eq!(report.tasks_created, 5);
+        app.db
+            .write(|c| {
+                let task_id: i64 = tasks::table.select(tasks::id).first(c)?;
+                taskpulse::store::tasks::append_progress(
+                    c,
+                    &taskpulse::store::tasks::NewProgress {
+                        task_id,
+                        user_id: None,
+                        previous_progress: 0,
+                        new_progress: 10,
+                        previous_status: "PENDING".into(),
+                        new_status: "IN_PROGRESS".into(),
+                        notes: String::new(),
+                        occupancy_status: None,
+                        created_at: taskpulse::db::now(),
+                    },
+                )?;
+                Ok::<_, DbError>(())
+            })
+            .await
+            .unwrap();
+        let update = app
+            .db
+            .write(|c| {
+                Ok::<_, DbError>(
+                    diesel::update(task_progress::table).set(task_progress::notes.eq("rewritten")).execute(c)?,
+                )
+            })
+            .await;
+        assert!(update.is_err(), "{backend:?}: update refused");
+        let delete = app.db.write(|c| Ok::<_, DbError>(diesel::delete(task_progress::table).execute(c)?)).await;
+        assert!(delete.is_err(), "{backend:?}: delete refused");
+        app.create_user("auditor", taskpulse::domain::role::Role::Admin).await;
+        let audit_update = app
+            .db
+            .write(|c| Ok::<_, DbError>(diesel::update(audit_log::table).set(audit_log::details.eq("x")).execute(c)?))
+            .await;
+        assert!(audit_update.is_err(), "{backend:?}: audit rows cannot be rewritten");
+    }
+}

@@ -1,0 +1,12 @@
+//! The integration suite: one binary, modules per area. Each test starts the
+//! real server on a random port with its own database.
+
+mod helpers;
+
+mod access;
+mod auth;
+mod basics;
+mod browser;
+mod cli;
+mod database;
+mod ops;
