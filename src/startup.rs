@@ -46,6 +46,7 @@ pub struct Application {
     server: Server,
     hub: Arc<Hub>,
     db: Db,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -62,6 +63,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let hub = Arc::new(Hub::default());
         let state = web::Data::new(AppState::new(db.clone(), settings.clone(), hub.clone()));
+        let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -83,7 +85,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_grace_secs)
         .listen(listener)?
         .run();
-        Ok(Application { port, server, hub, db })
+        Ok(Application { port, server, hub, db, state: app_state })
     }
 
     /// The port the server listens on.
@@ -101,6 +103,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let hub = self.hub.clone();
+        crate::live::feed::start(self.state.clone().into_inner());
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutdown requested; finishing in-flight requests");

@@ -41,7 +41,8 @@ fn rfc3339(t: chrono::NaiveDateTime) -> String {
     t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn task_json(card: TaskCard, detailed: bool) -> TaskJson {
+/// A card as the API shows it (`detailed`: with assignees and last update).
+pub fn task_json(card: TaskCard, detailed: bool) -> TaskJson {
     let last_update = card.recent.first().map(|row| {
         serde_json::json!({
             "previous_progress": row.previous_progress,
@@ -132,7 +133,14 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(req: &HttpRequest, body: 
     if body.len() > crate::startup::JSON_LIMIT {
         return Err(AppError::PayloadTooLarge);
     }
-    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("Invalid JSON body: {e}")))
+    // Through a Value first: a derived struct would also accept a JSON array
+    // of its fields in order (`[50]`), which is not a valid body.
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("Invalid JSON body: {e}")))?;
+    if !value.is_object() {
+        return Err(AppError::BadRequest("Invalid JSON body: expected a JSON object.".into()));
+    }
+    serde_json::from_value(value).map_err(|e| AppError::BadRequest(format!("Invalid JSON body: {e}")))
 }
 
 /// The version a client based its change on: `If-Match: "7"` or the body.

@@ -78,6 +78,26 @@ text_enum!(
     }
 );
 
+impl Occupancy {
+    /// Human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Occupancy::Active => "Active",
+            Occupancy::Idle => "Idle",
+            Occupancy::Offline => "Offline",
+        }
+    }
+
+    /// CSS modifier.
+    pub fn css(self) -> &'static str {
+        match self {
+            Occupancy::Active => "active",
+            Occupancy::Idle => "idle",
+            Occupancy::Offline => "offline",
+        }
+    }
+}
+
 /// Task progress, a whole percentage 0–100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Progress(u8);

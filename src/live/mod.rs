@@ -1,21 +1,21 @@
-//! Live connections. This slice keeps the registry of open WebSockets (so a
-//! logout, a password change or disabling a user closes them at once) and the
-//! authenticated, Origin-checked socket with heartbeats; live task events
-//! build on it.
+//! Live updates. Services publish [`LiveEvent`]s on the [`LiveBus`] after
+//! their transaction commits; the [`feed`] renders each event once and fans
+//! it out to the open sockets allowed to see it. The [`Hub`] is the registry
+//! of open sockets: it closes them when a session ends and derives each
+//! person's presence (ACTIVE / IDLE / OFFLINE) from them.
+
+pub mod feed;
+
+pub use feed::{Feed, api_feed, socket};
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{CloseCode, CloseReason, Message};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::services::auth;
-use crate::web::AppState;
-use crate::web::access::{CurrentUser, check_same_origin};
-use crate::web::errors::AppError;
+use crate::domain::task::Occupancy;
 
 /// Something that changed and that open pages may need to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,19 +36,28 @@ pub enum LiveEvent {
 #[derive(Clone)]
 pub struct LiveBus {
     sender: broadcast::Sender<LiveEvent>,
+    /// Task events published so far: a page remembers the value it was
+    /// rendered at, so a socket knows whether the page is still current.
+    sequence: Arc<AtomicU64>,
 }
 
 impl Default for LiveBus {
     fn default() -> Self {
-        Self { sender: broadcast::channel(4096).0 }
+        Self { sender: broadcast::channel(4096).0, sequence: Arc::default() }
     }
 }
 
 impl LiveBus {
     /// Announces a changed task.
     pub fn task_changed(&self, task_id: i64) {
+        self.sequence.fetch_add(1, Ordering::SeqCst);
         // No subscriber (no open page) is fine.
         let _ = self.sender.send(LiveEvent::TaskChanged { task_id });
+    }
+
+    /// Number of task events published so far.
+    pub fn sequence(&self) -> u64 {
+        self.sequence.load(Ordering::SeqCst)
     }
 
     /// Announces a presence change.
@@ -72,23 +81,78 @@ struct Registration {
 /// A connection with no activity for this long counts as IDLE.
 pub const IDLE_AFTER: Duration = Duration::from_secs(5 * 60);
 
+/// A change of someone's presence, to be stored and shown.
+pub type Transition = (i64, Occupancy);
+
 /// Registry of open sockets.
-#[derive(Default)]
 pub struct Hub {
     next_id: AtomicU64,
     conns: Mutex<HashMap<u64, Registration>>,
+    /// The presence last announced per user (absent: OFFLINE).
+    announced: Mutex<HashMap<i64, Occupancy>>,
+    transitions: mpsc::UnboundedSender<Transition>,
+    pending: Mutex<Option<mpsc::UnboundedReceiver<Transition>>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        let (transitions, pending) = mpsc::unbounded_channel();
+        Hub {
+            next_id: AtomicU64::default(),
+            conns: Mutex::default(),
+            announced: Mutex::default(),
+            transitions,
+            pending: Mutex::new(Some(pending)),
+        }
+    }
 }
 
 impl Hub {
-    fn register(&self, user_id: i64, session_id: String) -> (u64, oneshot::Receiver<()>) {
+    /// Registers a socket (`session_id` is empty for API clients).
+    pub fn register(&self, user_id: i64, session_id: String) -> (u64, oneshot::Receiver<()>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (close, closed) = oneshot::channel();
         self.lock().insert(id, Registration { user_id, session_id, close: Some(close), last_active: Instant::now() });
+        self.announce(user_id);
         (id, closed)
     }
 
-    fn unregister(&self, id: u64) {
-        self.lock().remove(&id);
+    /// Forgets a closed socket.
+    pub fn unregister(&self, id: u64) {
+        let removed = self.lock().remove(&id);
+        if let Some(reg) = removed {
+            self.announce(reg.user_id);
+        }
+    }
+
+    /// The stream of presence transitions (taken once, by the recorder).
+    pub fn take_transitions(&self) -> Option<mpsc::UnboundedReceiver<Transition>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Compares a user's presence with what was last announced and sends a
+    /// transition when it differs.
+    fn announce(&self, user_id: i64) {
+        let now = self.occupancy(user_id);
+        let mut announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        let before = announced.get(&user_id).copied().unwrap_or(Occupancy::Offline);
+        if before != now {
+            if now == Occupancy::Offline {
+                announced.remove(&user_id);
+            } else {
+                announced.insert(user_id, now);
+            }
+            let _ = self.transitions.send((user_id, now));
+        }
+    }
+
+    /// Re-derives every connected user's presence (ACTIVE users turn IDLE
+    /// after [`IDLE_AFTER`] without activity); run periodically.
+    pub fn sweep(&self) {
+        let users: Vec<i64> = self.announced.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+        for user in users {
+            self.announce(user);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registration>> {
@@ -128,17 +192,20 @@ impl Hub {
         self.close_where(|_| true)
     }
 
-    /// Records activity on a connection.
-    fn touch(&self, id: u64) {
-        if let Some(reg) = self.lock().get_mut(&id) {
+    /// Records activity on a connection (an IDLE user becomes ACTIVE).
+    pub fn touch(&self, id: u64) {
+        let user = self.lock().get_mut(&id).map(|reg| {
             reg.last_active = Instant::now();
+            reg.user_id
+        });
+        if let Some(user) = user {
+            self.announce(user);
         }
     }
 
     /// A user's presence: ACTIVE with a connection active in the last few
     /// minutes, IDLE when connected but inactive, OFFLINE without connection.
-    pub fn occupancy(&self, user_id: i64) -> crate::domain::task::Occupancy {
-        use crate::domain::task::Occupancy;
+    pub fn occupancy(&self, user_id: i64) -> Occupancy {
         let latest = self.lock().values().filter(|r| r.user_id == user_id).map(|r| r.last_active).max();
         match latest {
             Some(at) if at.elapsed() < IDLE_AFTER => Occupancy::Active,
@@ -151,72 +218,4 @@ impl Hub {
     pub fn connection_count(&self) -> usize {
         self.lock().len()
     }
-}
-
-/// Pings are sent this often; a client silent for three intervals is dropped.
-const HEARTBEAT: Duration = Duration::from_secs(10);
-/// The session behind a socket is re-checked this often, so a session ended
-/// elsewhere (another instance, expiry) closes the socket within seconds.
-const RECHECK: Duration = Duration::from_secs(3);
-
-/// GET /ws: upgrades a signed-in page to a WebSocket. A foreign Origin is
-/// refused with 403; without a session the access layer answers 401.
-pub async fn socket(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-) -> Result<HttpResponse, AppError> {
-    if req.headers().get(actix_web::http::header::ORIGIN).is_none() {
-        return Err(AppError::Csrf("A WebSocket needs an Origin header.".into()));
-    }
-    check_same_origin(&req)?;
-    let session_id = user.session.as_ref().map(|s| s.session_id.clone()).ok_or(AppError::Unauthenticated)?;
-    let (response, mut ws, mut stream) =
-        actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    stream = stream.max_frame_size(64 * 1024);
-    let hub = state.hub.clone();
-    let (conn_id, mut kicked) = hub.register(user.actor.id, session_id.clone());
-    let state = state.into_inner();
-    actix_web::rt::spawn(async move {
-        let mut heartbeat = tokio::time::interval(HEARTBEAT);
-        let mut recheck = tokio::time::interval(RECHECK);
-        let mut last_heard = Instant::now();
-        let reason = loop {
-            tokio::select! {
-                _ = &mut kicked => break Some(CloseReason { code: CloseCode::Policy, description: Some("session ended".into()) }),
-                _ = recheck.tick() => {
-                    match auth::session_by_id(&state.db, session_id.clone(), state.settings.session).await {
-                        Ok(Some(_)) => {}
-                        Ok(None) => break Some(CloseReason { code: CloseCode::Policy, description: Some("session ended".into()) }),
-                        Err(err) => tracing::warn!(error = %err, "could not re-check a socket's session"),
-                    }
-                }
-                _ = heartbeat.tick() => {
-                    if last_heard.elapsed() > HEARTBEAT * 3 {
-                        break Some(CloseReason { code: CloseCode::Away, description: Some("no heartbeat".into()) });
-                    }
-                    if ws.ping(b"").await.is_err() {
-                        break None;
-                    }
-                }
-                message = stream.recv() => match message {
-                    Some(Ok(Message::Ping(bytes))) => {
-                        last_heard = Instant::now();
-                        if ws.pong(&bytes).await.is_err() {
-                            break None;
-                        }
-                    }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
-                    Some(Ok(_)) => {
-                        last_heard = Instant::now();
-                        hub.touch(conn_id);
-                    }
-                },
-            }
-        };
-        hub.unregister(conn_id);
-        let _ = ws.close(reason).await;
-    });
-    Ok(response)
 }

@@ -4,6 +4,7 @@
 use chrono::{NaiveDateTime, Utc};
 
 use crate::db::{Db, DbConn, now};
+use crate::domain::progress::Viewer;
 use crate::domain::role::Role;
 use crate::domain::task::{Priority, TaskStatus};
 use crate::live::LiveBus;
@@ -150,28 +151,63 @@ fn check_assignees(
     Ok(names)
 }
 
+/// Checks the fields, then the references (assignees within reach, project,
+/// skills) — every error at once. `previous_due` is the task's due time when
+/// editing: an unchanged past due date is kept, a new one must be ahead.
+fn check_all(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: &TaskInput,
+    at: NaiveDateTime,
+    previous_due: Option<Option<NaiveDateTime>>,
+) -> Result<(Checked, Vec<String>), ServiceError> {
+    let creating = previous_due.is_none();
+    let checked = check(input, at, creating);
+    let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
+    if let (Ok(c), Some(previous)) = (&checked, previous_due)
+        && c.due_at.is_some_and(|due| due < at && Some(due) != previous)
+    {
+        errors.insert("due", "The due date is in the past.".into());
+    }
+    let names = check_assignees(conn, actor, &input.assignee_ids, &mut errors)?;
+    if let Some(project) = input.project_id
+        && !org::project_exists(conn, project)?
+    {
+        errors.insert("project", "Choose a project from the list.".into());
+    }
+    for (skill, _) in &input.skills {
+        if !org::skill_exists(conn, *skill)? {
+            errors.insert("skills", "Choose skills from the list.".into());
+        }
+    }
+    match checked {
+        Ok(checked) if errors.is_empty() => Ok((checked, names)),
+        _ => Err(ServiceError::Invalid(errors)),
+    }
+}
+
+fn assignment(task_id: i64, user_id: i64, hours: f64, by: i64, at: NaiveDateTime) -> NewAssignment {
+    NewAssignment {
+        task_id,
+        user_id,
+        status: "assigned".into(),
+        source: "manual".into(),
+        estimated_hours: hours,
+        actual_hours: 0.0,
+        skill_match: None,
+        assigned_by: Some(by),
+        assigned_at: at,
+        completed_at: None,
+    }
+}
+
 /// Creates a task assigned to the chosen people; returns its id.
 pub async fn create(db: &Db, bus: &LiveBus, actor: &Actor, input: TaskInput) -> Result<i64, ServiceError> {
     let actor = actor.clone();
     let id = db
         .write(move |conn| {
             let at = now();
-            let mut errors = check(&input, at, true).err().unwrap_or_default();
-            let names = check_assignees(conn, &actor, &input.assignee_ids, &mut errors)?;
-            if let Some(project) = input.project_id
-                && !org::project_exists(conn, project)?
-            {
-                errors.insert("project", "Choose a project from the list.".into());
-            }
-            for (skill, _) in &input.skills {
-                if !org::skill_exists(conn, *skill)? {
-                    errors.insert("skills", "Choose skills from the list.".into());
-                }
-            }
-            let checked = match check(&input, at, true) {
-                Ok(checked) if errors.is_empty() => checked,
-                _ => return Err(ServiceError::Invalid(errors)),
-            };
+            let (checked, names) = check_all(conn, &actor, &input, at, None)?;
             let task_id = tasks::insert(
                 conn,
                 &NewTask {
@@ -199,21 +235,7 @@ pub async fn create(db: &Db, bus: &LiveBus, actor: &Actor, input: TaskInput) -> 
             assignees.sort_unstable();
             assignees.dedup();
             for user_id in assignees {
-                tasks::insert_assignment(
-                    conn,
-                    &NewAssignment {
-                        task_id,
-                        user_id,
-                        status: "assigned".into(),
-                        source: "manual".into(),
-                        estimated_hours: checked.estimated_hours,
-                        actual_hours: 0.0,
-                        skill_match: None,
-                        assigned_by: Some(actor.id),
-                        assigned_at: at,
-                        completed_at: None,
-                    },
-                )?;
+                tasks::insert_assignment(conn, &assignment(task_id, user_id, checked.estimated_hours, actor.id, at))?;
             }
             tasks::append_progress(
                 conn,
@@ -229,11 +251,126 @@ pub async fn create(db: &Db, bus: &LiveBus, actor: &Actor, input: TaskInput) -> 
                     created_at: at,
                 },
             )?;
-            Ok(task_id)
+            Ok::<_, ServiceError>(task_id)
         })
         .await?;
     bus.task_changed(id);
     Ok(id)
+}
+
+/// Edits a task and its assignees (reassignment), recording what changed in
+/// one trail row. A stale `expected_version` is refused with the current state.
+pub async fn update(
+    db: &Db,
+    bus: &LiveBus,
+    actor: &Actor,
+    task_id: i64,
+    expected_version: Option<i32>,
+    input: TaskInput,
+) -> Result<(), ServiceError> {
+    let actor = actor.clone();
+    db.write(move |conn| {
+        let viewer = Viewer { id: actor.id, role: actor.role, team_id: actor.team_id };
+        let task = crate::services::progress::load_visible(conn, viewer, task_id)?;
+        if expected_version.is_some_and(|v| v != task.version) {
+            return Err(crate::services::progress::stale(&task));
+        }
+        let at = now();
+        let (checked, _) = check_all(conn, &actor, &input, at, Some(task.due_at))?;
+        let before: Vec<tasks::Assignee> = tasks::assignees(conn, task_id)?;
+        let mut edited = Vec::new();
+        if checked.title != task.title {
+            edited.push("title");
+        }
+        if checked.description != task.description {
+            edited.push("description");
+        }
+        if input.project_id != task.project_id {
+            edited.push("project");
+        }
+        if checked.priority.as_str() != task.priority {
+            edited.push("priority");
+        }
+        if checked.due_at != task.due_at {
+            edited.push("due date");
+        }
+        if (checked.estimated_hours - task.estimated_hours).abs() > f64::EPSILON {
+            edited.push("estimate");
+        }
+        if checked.difficulty != task.difficulty {
+            edited.push("difficulty");
+        }
+        let old_skills: Vec<(i64, i64)> =
+            tasks::skills_of(conn, task_id)?.into_iter().map(|(id, _, level)| (id, i64::from(level))).collect();
+        let mut new_skills = input.skills.clone();
+        new_skills.sort_unstable();
+        new_skills.dedup_by_key(|(id, _)| *id);
+        if old_skills != new_skills {
+            edited.push("skills");
+        }
+        let fields = tasks::TaskFields {
+            title: checked.title,
+            description: checked.description,
+            project_id: input.project_id,
+            priority: checked.priority.as_str().into(),
+            difficulty: checked.difficulty,
+            estimated_hours: checked.estimated_hours,
+            due_at: checked.due_at,
+            updated_at: at,
+        };
+        if !tasks::update_fields(conn, task_id, task.version, &fields)? {
+            let current = tasks::find(conn, task_id)?.ok_or(ServiceError::NotFound)?;
+            return Err(crate::services::progress::stale(&current));
+        }
+        tasks::clear_skills(conn, task_id)?;
+        for (skill, level) in &new_skills {
+            tasks::add_skill(conn, task_id, *skill, *level as i32)?;
+        }
+        let mut wanted = input.assignee_ids.clone();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut changes = Vec::new();
+        for old in before.iter().filter(|a| !wanted.contains(&a.user_id)) {
+            tasks::remove_assignment(conn, task_id, old.user_id)?;
+            changes.push(format!("−{}", old.full_name));
+        }
+        let status = task.status.parse::<TaskStatus>().map_err(ServiceError::Internal)?;
+        for user_id in wanted.iter().filter(|id| !before.iter().any(|a| a.user_id == **id)) {
+            let mut new = assignment(task_id, *user_id, fields.estimated_hours, actor.id, at);
+            new.status = crate::domain::progress::assignment_status(status).into();
+            tasks::insert_assignment(conn, &new)?;
+            let name = users::find(conn, *user_id)?.map(|u| u.full_name).unwrap_or_default();
+            changes.push(format!("+{name}"));
+        }
+        let mut notes = Vec::new();
+        if !edited.is_empty() {
+            notes.push(format!("Edited {}", edited.join(", ")));
+        }
+        if !changes.is_empty() {
+            notes.push(format!("Reassigned: {}", changes.join(", ")));
+        }
+        if notes.is_empty() {
+            notes.push("Saved without changes".into());
+        }
+        tasks::append_progress(
+            conn,
+            &NewProgress {
+                task_id,
+                user_id: Some(actor.id),
+                previous_progress: task.progress,
+                new_progress: task.progress,
+                previous_status: task.status.clone(),
+                new_status: task.status.clone(),
+                notes: notes.join("; "),
+                occupancy_status: None,
+                created_at: at,
+            },
+        )?;
+        Ok(())
+    })
+    .await?;
+    bus.task_changed(task_id);
+    Ok(())
 }
 
 /// Choices for the assign form: (id, label) lists.
@@ -245,6 +382,8 @@ pub struct FormChoices {
     pub projects: Vec<(i64, String)>,
     /// Skills.
     pub skills: Vec<(i64, String)>,
+    /// Teams (for filters).
+    pub teams: Vec<(i64, String)>,
 }
 
 /// Loads the choices for the actor.
@@ -267,7 +406,12 @@ pub async fn choices(db: &Db, actor: &Actor) -> Result<FormChoices, ServiceError
                 (row.user.id, format!("{}{team}", row.user.full_name))
             })
             .collect();
-        Ok(FormChoices { people, projects: org::list_projects(conn)?, skills: org::list_skills(conn)? })
+        let teams = org::list_teams(conn)?
+            .into_iter()
+            .filter(|t| matches!(actor.role, Role::Admin | Role::Manager) || Some(t.id) == actor.team_id)
+            .map(|t| (t.id, t.name))
+            .collect();
+        Ok(FormChoices { people, projects: org::list_projects(conn)?, skills: org::list_skills(conn)?, teams })
     })
     .await
 }

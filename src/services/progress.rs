@@ -195,7 +195,7 @@ fn apply(
         if let Some(expected) = request.expected_version
             && expected != task.version
         {
-            return Err(stale(&task));
+            return stale_unless_replayed(conn, viewer.id, checked, hash, &task);
         }
         let from = task_state(&task)?;
         let transition = progress::update_progress(from, checked.progress, viewer.role).map_err(|e| match e {
@@ -222,7 +222,7 @@ fn apply(
             // named a version gets the conflict, others retry on the new state.
             if request.expected_version.is_some() {
                 let task = tasks::find(conn, task.id)?.ok_or(ServiceError::NotFound)?;
-                return Err(stale(&task));
+                return stale_unless_replayed(conn, viewer.id, checked, hash, &task);
             }
             continue;
         }
@@ -266,9 +266,110 @@ fn apply(
     Err(ServiceError::Conflict("The task is changing too fast; try again.".into()))
 }
 
-fn stale(task: &Task) -> ServiceError {
+/// A stale version, unless the version moved because an identical keyed
+/// request committed meanwhile (concurrent retries on PostgreSQL, where both
+/// passed the replay check before either committed): then its answer.
+fn stale_unless_replayed(
+    conn: &mut DbConn,
+    user_id: i64,
+    checked: &Checked,
+    hash: &str,
+    task: &Task,
+) -> Result<Outcome, ServiceError> {
+    if let Some(key) = &checked.key
+        && let Some(outcome) = replay(conn, user_id, key, hash)?
+    {
+        return Ok(outcome);
+    }
+    Err(stale(task))
+}
+
+/// The "changed meanwhile" answer, carrying the current state.
+pub fn stale(task: &Task) -> ServiceError {
     ServiceError::Stale {
         message: "The task changed meanwhile; review its current state and try again.".into(),
         current: current_state(task),
     }
+}
+
+/// Writes a transition: the task (if still at its version), its assignments
+/// and one trail row. Returns false when the task changed meanwhile.
+fn record_transition(
+    conn: &mut DbConn,
+    task: &Task,
+    transition: &progress::Transition,
+    by: i64,
+    notes: &str,
+    occupancy: Option<Occupancy>,
+) -> Result<bool, ServiceError> {
+    let at = now();
+    let completed_at = if transition.completes {
+        Some(at)
+    } else if transition.reopens {
+        None
+    } else {
+        task.completed_at
+    };
+    let change = StateChange {
+        progress: transition.to.progress.value(),
+        status: transition.to.status.as_str().to_string(),
+        completed_at,
+        by,
+        at,
+    };
+    if !tasks::apply_change(conn, task.id, task.version, &change)? {
+        return Ok(false);
+    }
+    tasks::set_assignment_status(conn, task.id, progress::assignment_status(transition.to.status), completed_at)?;
+    tasks::append_progress(
+        conn,
+        &NewProgress {
+            task_id: task.id,
+            user_id: Some(by),
+            previous_progress: transition.from.progress.value(),
+            new_progress: change.progress,
+            previous_status: transition.from.status.as_str().to_string(),
+            new_status: change.status,
+            notes: notes.to_string(),
+            occupancy_status: occupancy.map(|o| o.as_str().to_string()),
+            created_at: at,
+        },
+    )?;
+    Ok(true)
+}
+
+/// Sets ON_HOLD or CANCELLED, or lifts them (admins and managers), with a
+/// note; one trail row. A stale `expected_version` gets the current state.
+pub async fn set_status(
+    db: &Db,
+    bus: &LiveBus,
+    actor: &Actor,
+    task_id: i64,
+    status: &str,
+    notes: &str,
+    expected_version: Option<i32>,
+) -> Result<(), ServiceError> {
+    let mut errors = FieldErrors::new();
+    let target = status.parse::<TaskStatus>().map_err(|e| errors.insert("status", e)).ok();
+    let notes = progress::parse_notes(notes).map_err(|e| errors.insert("notes", e)).ok();
+    let (Some(target), Some(notes)) = (target, notes) else { return Err(ServiceError::Invalid(errors)) };
+    let viewer = Viewer { id: actor.id, role: actor.role, team_id: actor.team_id };
+    db.write(move |conn| {
+        let task = load_visible(conn, viewer, task_id)?;
+        if expected_version.is_some_and(|v| v != task.version) {
+            return Err(stale(&task));
+        }
+        let transition = progress::set_status(task_state(&task)?, target, viewer.role).map_err(|e| match e {
+            ChangeError::NotAllowed => ServiceError::Forbidden,
+            other => ServiceError::Conflict(other.to_string()),
+        })?;
+        if record_transition(conn, &task, &transition, viewer.id, &notes, None)? {
+            Ok(())
+        } else {
+            Err(stale(&tasks::find(conn, task_id)?.ok_or(ServiceError::NotFound)?))
+        }
+    })
+    .await?;
+    bus.task_changed(task_id);
+    Ok(())
 }

@@ -93,6 +93,16 @@ fn cards(conn: &mut DbConn, hub: &Hub, tasks: Vec<Task>, recent: i64) -> Result<
     Ok(out)
 }
 
+/// At most this many tasks on the employee's page.
+pub const MY_TASKS_LIMIT: i64 = 500;
+
+/// Ids of one page of tasks matching an (already scoped) filter.
+pub async fn task_ids(db: &Db, filter: TaskFilter, page: i64, per_page: i64) -> Result<Vec<i64>, ServiceError> {
+    let offset = (page.max(1) - 1) * per_page;
+    db.read(move |conn| Ok(task_views::page(conn, &filter, per_page, offset)?.into_iter().map(|t| t.id).collect()))
+        .await
+}
+
 /// The actor's own tasks (optionally one status), soonest due first.
 pub async fn my_tasks(
     db: &Db,
@@ -103,7 +113,7 @@ pub async fn my_tasks(
     let filter = TaskFilter { status, assignee_id: Some(actor.id), ..TaskFilter::default() };
     let hub = hub.clone();
     db.read(move |conn| {
-        let tasks = task_views::page(conn, &filter, 500, 0)?;
+        let tasks = task_views::page(conn, &filter, MY_TASKS_LIMIT, 0)?;
         cards(conn, &hub, tasks, 3)
     })
     .await
@@ -214,4 +224,10 @@ pub async fn detail(db: &Db, hub: &Arc<Hub>, actor: &Actor, task_id: i64) -> Res
 pub fn card_for_feed(conn: &mut DbConn, hub: &Hub, task_id: i64) -> Result<Option<TaskCard>, ServiceError> {
     let Some(task) = crate::store::tasks::find(conn, task_id)? else { return Ok(None) };
     Ok(cards(conn, hub, vec![task], 5)?.pop())
+}
+
+/// Required skills of a task (id, name, minimum level). The caller has
+/// checked access (the task came from [`detail`]).
+pub async fn skills(db: &Db, task_id: i64) -> Result<Vec<(i64, String, i32)>, ServiceError> {
+    db.read(move |conn| Ok(crate::store::tasks::skills_of(conn, task_id)?)).await
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod idempotency;
 pub mod org;
+pub mod presence;
 pub mod sessions;
 pub mod task_views;
 pub mod tasks;

@@ -249,6 +249,58 @@ pub fn add_skill(conn: &mut DbConn, task_id: i64, skill_id: i64, min_level: i32)
         .execute(conn)
 }
 
+/// Editable fields of a task.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = tasks, treat_none_as_null = true)]
+pub struct TaskFields {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Project.
+    pub project_id: Option<i64>,
+    /// Priority.
+    pub priority: String,
+    /// Difficulty.
+    pub difficulty: i32,
+    /// Estimate.
+    pub estimated_hours: f64,
+    /// Due time.
+    pub due_at: Option<NaiveDateTime>,
+    /// When edited.
+    pub updated_at: NaiveDateTime,
+}
+
+/// Saves edited fields if the task is still at `expected_version` (the
+/// version goes up by one); returns whether it was applied.
+pub fn update_fields(conn: &mut DbConn, id: i64, expected_version: i32, fields: &TaskFields) -> QueryResult<bool> {
+    let rows = diesel::update(tasks::table.filter(tasks::id.eq(id)).filter(tasks::version.eq(expected_version)))
+        .set((fields, tasks::version.eq(expected_version + 1)))
+        .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Required skills of a task: (skill id, name, minimum level), by name.
+pub fn skills_of(conn: &mut DbConn, task_id: i64) -> QueryResult<Vec<(i64, String, i32)>> {
+    task_skills::table
+        .inner_join(crate::schema::skills::table)
+        .filter(task_skills::task_id.eq(task_id))
+        .select((task_skills::skill_id, crate::schema::skills::name, task_skills::min_level))
+        .order(crate::schema::skills::name.asc())
+        .load(conn)
+}
+
+/// Removes every required skill of a task (before saving the new set).
+pub fn clear_skills(conn: &mut DbConn, task_id: i64) -> QueryResult<usize> {
+    diesel::delete(task_skills::table.filter(task_skills::task_id.eq(task_id))).execute(conn)
+}
+
+/// Removes an assignee from a task.
+pub fn remove_assignment(conn: &mut DbConn, task_id: i64, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(assignments::table.filter(assignments::task_id.eq(task_id)).filter(assignments::user_id.eq(user_id)))
+        .execute(conn)
+}
+
 /// Inserts an assignment.
 pub fn insert_assignment(conn: &mut DbConn, new: &NewAssignment) -> QueryResult<usize> {
     diesel::insert_into(assignments::table).values(new).execute(conn)

@@ -22,6 +22,8 @@ pub struct AssetUrls {
     pub htmx: String,
     /// htmx WebSocket extension.
     pub htmx_ws: String,
+    /// The page script (live status, offline queue, presence).
+    pub app: String,
 }
 
 fn versioned(path: &str) -> String {
@@ -33,6 +35,7 @@ static URLS: LazyLock<AssetUrls> = LazyLock::new(|| AssetUrls {
     css: versioned("css/app.css"),
     htmx: versioned("vendor/htmx/htmx.min.js"),
     htmx_ws: versioned("vendor/htmx-ext-ws/ws.min.js"),
+    app: versioned("js/app.js"),
 });
 
 /// The asset URLs (computed once).

@@ -194,7 +194,7 @@ pub async fn render_errors(
     let details = info.and_then(|i| i.details);
     let (req, mut res) = res.into_parts();
     let request_id = request_id_of(&req);
-    let (content_type, body) = if is_api_path(req.path()) {
+    let (content_type, body) = if is_api_path(req.path()) || wants_json(&req) {
         let json = serde_json::json!({ "error": message, "details": details.unwrap_or_else(|| serde_json::json!({})) });
         ("application/json", json.to_string())
     } else if req.headers().contains_key("hx-request") {
@@ -214,6 +214,11 @@ pub async fn render_errors(
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     let res = res.set_body(BoxBody::new(body));
     Ok(ServiceResponse::new(req, res))
+}
+
+/// A page script that asked for JSON (`Accept: application/json`).
+fn wants_json(req: &actix_web::HttpRequest) -> bool {
+    req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
 }
 
 fn default_message(status: StatusCode) -> &'static str {

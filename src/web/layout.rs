@@ -56,7 +56,11 @@ impl Layout {
     /// The navigation entries the user's role may use.
     pub fn nav_items(&self) -> Vec<NavItem> {
         let Some(actor) = &self.actor else { return Vec::new() };
-        let mut items = vec![("/", "Home", "home")];
+        let mut items = vec![("/", "Home", "home"), ("/tasks", "My tasks", "mine")];
+        if actor.role != Role::Employee {
+            items.push(("/monitor", "Monitor", "monitor"));
+            items.push(("/tasks/new", "Assign", "assign"));
+        }
         if actor.role == Role::Admin {
             items.push(("/admin/users", "Users", "users"));
             items.push(("/admin/audit", "Audit log", "audit"));

@@ -11,7 +11,9 @@ pub mod headers;
 pub mod layout;
 pub mod ops;
 pub mod pages;
+pub mod partials;
 pub mod profile;
+pub mod tasks;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -22,7 +24,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Settings;
 use crate::db::Db;
-use access::{ADMIN, ANY_ROLE, Access, MONITOR_ROLES, RouteSpec};
+use access::{ADMIN, ADMIN_MANAGER, ANY_ROLE, Access, MONITOR_ROLES, RouteSpec};
 
 /// Shared state of the web app.
 pub struct AppState {
@@ -36,6 +38,8 @@ pub struct AppState {
     pub hub: Arc<crate::live::Hub>,
     /// Where services announce changes for open pages.
     pub bus: crate::live::LiveBus,
+    /// Rendered changes, fanned out to open sockets.
+    pub feed: crate::live::Feed,
 }
 
 impl AppState {
@@ -48,6 +52,7 @@ impl AppState {
             settings,
             hub,
             bus: crate::live::LiveBus::default(),
+            feed: crate::live::Feed::default(),
         }
     }
 }
@@ -82,7 +87,17 @@ routes! {
     POST "/admin/users/{id}/disable"   => admin::disable,           Access::Session(ADMIN);
     POST "/admin/users/{id}/enable"    => admin::enable,            Access::Session(ADMIN);
     GET  "/admin/audit"                => admin::audit,             Access::Session(ADMIN);
+    GET  "/tasks"                      => tasks::mine,              Access::Session(ANY_ROLE);
+    GET  "/tasks/new"                  => tasks::new_form,          Access::Session(MONITOR_ROLES);
+    POST "/tasks/new"                  => tasks::create,            Access::Session(MONITOR_ROLES);
+    GET  "/tasks/{id}"                 => tasks::detail,            Access::Session(ANY_ROLE);
+    POST "/tasks/{id}/progress"        => tasks::update_progress,   Access::Session(ANY_ROLE);
+    POST "/tasks/{id}/status"          => tasks::set_status,        Access::Session(ADMIN_MANAGER);
+    GET  "/tasks/{id}/edit"            => tasks::edit_form,         Access::Session(MONITOR_ROLES);
+    POST "/tasks/{id}/edit"            => tasks::update,            Access::Session(MONITOR_ROLES);
+    GET  "/monitor"                    => tasks::monitor,           Access::Session(MONITOR_ROLES);
     GET  "/ws"                         => crate::live::socket,      Access::Session(ANY_ROLE);
+    GET  "/api/live/"                  => crate::live::api_feed,    Access::Token(ANY_ROLE);
     GET  "/api/me"                     => crate::api::me,           Access::Token(ANY_ROLE);
     GET  "/api/employee-tasks/"        => crate::api::tasks::employee_tasks, Access::Token(ANY_ROLE);
     POST "/api/task/{id}/progress/"    => crate::api::tasks::progress,       Access::Token(ANY_ROLE);

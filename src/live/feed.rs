@@ -1,0 +1,555 @@
+//! The live feed: one renderer turns each bus event into fragments (once,
+//! whatever the number of viewers), and each open socket forwards the ones
+//! its viewer may see and its page shows. A socket that falls behind is
+//! resynced with a fresh rendering of its page instead of stalling others.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{Mutex as AsyncMutex, broadcast};
+
+use super::{Hub, LiveEvent};
+use crate::db::Db;
+use crate::domain::progress::{Viewer, may_access};
+use crate::domain::role::Role;
+use crate::services::task_views::{self, TaskCard};
+use crate::services::{Actor, ServiceError, auth};
+use crate::store::task_views::TaskFilter;
+use crate::web::AppState;
+use crate::web::access::{CurrentUser, check_same_origin};
+use crate::web::errors::AppError;
+use crate::web::partials;
+use crate::web::tasks::{MONITOR_PAGE_SIZE, MonitorFilters, MonitorQuery};
+
+/// A task change, rendered once for every kind of page.
+#[derive(Debug)]
+pub struct TaskUpdate {
+    /// The task as cards show it.
+    pub card: TaskCard,
+    /// Monitor card, swapped in place.
+    pub monitor_html: String,
+    /// Monitor card, inserted at the top of the grid.
+    pub monitor_new_html: String,
+    /// The live state block of My tasks and the detail page.
+    pub state_html: String,
+    /// The same change for API clients.
+    pub json: String,
+}
+
+/// A presence change, rendered once.
+#[derive(Debug)]
+pub struct PresenceUpdate {
+    /// Whose.
+    pub user_id: i64,
+    /// Their team.
+    pub team_id: Option<i64>,
+    /// Every indicator of this person, swapped.
+    pub html: String,
+    /// For API clients.
+    pub json: String,
+}
+
+/// What the renderer hands to sockets.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// A task changed.
+    Task(Arc<TaskUpdate>),
+    /// Someone's presence changed.
+    Presence(Arc<PresenceUpdate>),
+    /// The renderer missed events: every page must resync.
+    Resync,
+}
+
+/// Counters shared by sockets with the same filter, briefly cached so a
+/// burst of changes costs one count per filter, not one per viewer.
+type CounterCache = HashMap<String, (Instant, Arc<str>)>;
+const COUNTER_TTL: Duration = Duration::from_millis(300);
+/// How often a monitor with pending changes refreshes its counters.
+const COUNTER_TICK: Duration = Duration::from_millis(250);
+
+/// The fan-out point between the renderer and the sockets.
+pub struct Feed {
+    updates: broadcast::Sender<Update>,
+    counters: AsyncMutex<CounterCache>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed { updates: broadcast::channel(1024).0, counters: AsyncMutex::default() }
+    }
+}
+
+impl Feed {
+    /// A receiver of every later update.
+    pub fn subscribe(&self) -> broadcast::Receiver<Update> {
+        self.updates.subscribe()
+    }
+
+    /// Counters of a (scoped) filter, rendered, from the short cache.
+    async fn counters(&self, db: &Db, hub: &Arc<Hub>, actor: &Actor, filter: TaskFilter) -> Option<Arc<str>> {
+        let key = format!("{:?}", task_views::scoped(actor, filter.clone()));
+        let mut cache = self.counters.lock().await;
+        if let Some((at, html)) = cache.get(&key)
+            && at.elapsed() < COUNTER_TTL
+        {
+            return Some(html.clone());
+        }
+        let page = task_views::monitor(db, hub, actor, filter, 1, 1).await.ok()?;
+        let html: Arc<str> = partials::counters(&page.counters, true).into();
+        cache.retain(|_, (at, _)| at.elapsed() < COUNTER_TTL);
+        cache.insert(key, (Instant::now(), html.clone()));
+        Some(html)
+    }
+}
+
+/// Starts the renderer and the presence recorder (once per server).
+pub fn start(state: Arc<AppState>) {
+    let mut events = state.bus.subscribe();
+    let renderer = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let update = match events.recv().await {
+                Ok(LiveEvent::TaskChanged { task_id }) => render_task(&renderer, task_id).await,
+                Ok(LiveEvent::PresenceChanged { user_id }) => render_presence(&renderer, user_id).await,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "live renderer fell behind; resyncing every page");
+                    Some(Update::Resync)
+                }
+                Err(RecvError::Closed) => break,
+            };
+            if let Some(update) = update {
+                let _ = renderer.feed.updates.send(update);
+            }
+        }
+    });
+    let Some(mut transitions) = state.hub.take_transitions() else { return };
+    let recorder = state.clone();
+    tokio::spawn(async move {
+        while let Some((user_id, occupancy)) = transitions.recv().await {
+            let at = crate::db::now();
+            let stored = recorder
+                .db
+                .write(move |conn| -> Result<usize, crate::db::DbError> {
+                    Ok(crate::store::presence::record(conn, user_id, occupancy.as_str(), at)?)
+                })
+                .await;
+            if let Err(err) = stored {
+                tracing::warn!(error = %err, user_id, "could not store a presence transition");
+            }
+            recorder.bus.presence_changed(user_id);
+        }
+    });
+    let hub = state.hub.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(15));
+        loop {
+            tick.tick().await;
+            hub.sweep();
+        }
+    });
+}
+
+async fn render_task(state: &AppState, task_id: i64) -> Option<Update> {
+    let hub = state.hub.clone();
+    let card = state.db.read(move |conn| task_views::card_for_feed(conn, &hub, task_id)).await;
+    let card = match card {
+        Ok(Some(card)) => card,
+        Ok(None) => return None,
+        Err(err) => {
+            tracing::warn!(error = %err, task_id, "could not load a changed task for the live feed");
+            return Some(Update::Resync);
+        }
+    };
+    let mut short = card.clone();
+    short.recent.truncate(3);
+    let json = serde_json::json!({ "type": "task", "task": crate::api::tasks::task_json(card.clone(), true) });
+    Some(Update::Task(Arc::new(TaskUpdate {
+        monitor_html: partials::monitor_card(&card, Some("true")),
+        monitor_new_html: partials::monitor_card(&card, Some("afterbegin:#monitor-grid")),
+        state_html: partials::task_state(&short, true),
+        json: json.to_string(),
+        card,
+    })))
+}
+
+async fn render_presence(state: &AppState, user_id: i64) -> Option<Update> {
+    let occupancy = state.hub.occupancy(user_id);
+    let user = state
+        .db
+        .read(move |conn| -> Result<_, crate::db::DbError> { Ok(crate::store::users::find(conn, user_id)?) })
+        .await;
+    let team_id = user.ok()??.team_id;
+    let json = serde_json::json!({ "type": "presence", "user_id": user_id, "occupancy_status": occupancy });
+    Some(Update::Presence(Arc::new(PresenceUpdate {
+        user_id,
+        team_id,
+        html: partials::occupancy(user_id, occupancy, true),
+        json: json.to_string(),
+    })))
+}
+
+/// Which page a socket serves.
+#[derive(Debug, Clone)]
+enum View {
+    /// My tasks, optionally one status.
+    Mine { status: Option<String> },
+    /// The monitor with its filters and page.
+    Monitor(MonitorFilters),
+    /// One task's detail page.
+    Detail { task_id: i64 },
+    /// Another page (presence only).
+    Other,
+}
+
+/// Query of `/ws`: the page and its filters, and the event sequence the
+/// page was rendered at.
+#[derive(Debug, Default, Deserialize)]
+pub struct SocketQuery {
+    view: Option<String>,
+    task: Option<i64>,
+    since: Option<u64>,
+    #[serde(flatten)]
+    monitor: MonitorQuery,
+}
+
+impl SocketQuery {
+    fn view(&self) -> View {
+        match self.view.as_deref() {
+            Some("mine") => View::Mine { status: MonitorFilters::parse(&self.monitor).status },
+            Some("monitor") => View::Monitor(MonitorFilters::parse(&self.monitor)),
+            Some("detail") => self.task.map_or(View::Other, |task_id| View::Detail { task_id }),
+            _ => View::Other,
+        }
+    }
+}
+
+/// One open page: who looks, at what, and which tasks it shows.
+struct Page {
+    actor: Actor,
+    csrf: String,
+    view: View,
+    shown: HashSet<i64>,
+    counters_dirty: bool,
+}
+
+impl Page {
+    fn viewer(&self) -> Viewer {
+        Viewer { id: self.actor.id, role: self.actor.role, team_id: self.actor.team_id }
+    }
+
+    /// Whether the viewer may see this person's presence.
+    fn sees_presence(&self, user_id: i64, team_id: Option<i64>) -> bool {
+        match self.actor.role {
+            Role::Admin | Role::Manager => true,
+            Role::Lead => user_id == self.actor.id || (team_id.is_some() && team_id == self.actor.team_id),
+            Role::Employee => user_id == self.actor.id,
+        }
+    }
+
+    /// The fragments this page needs for a task change (empty: none).
+    fn task_message(&mut self, update: &TaskUpdate) -> String {
+        let id = update.card.task.id;
+        let allowed = may_access(self.viewer(), &update.card.assignee_teams);
+        let shown = self.shown.contains(&id);
+        match &self.view {
+            View::Mine { status } => {
+                let mine = update.card.assignee_teams.iter().any(|(user, _)| *user == self.actor.id);
+                let fits = status.as_ref().is_none_or(|s| *s == update.card.task.status);
+                if mine && shown {
+                    update.state_html.clone()
+                } else if mine && fits {
+                    self.shown.insert(id);
+                    partials::my_card(&update.card, &self.csrf, Some("afterbegin:#my-tasks"))
+                } else if shown {
+                    self.shown.remove(&id);
+                    format!(r#"<div id="mine-{id}" hx-swap-oob="delete"></div>"#)
+                } else {
+                    String::new()
+                }
+            }
+            View::Monitor(filters) => {
+                if !allowed {
+                    if shown {
+                        self.shown.remove(&id);
+                        self.counters_dirty = true;
+                        return format!(r#"<div id="mon-{id}" hx-swap-oob="delete"></div>"#);
+                    }
+                    return String::new();
+                }
+                self.counters_dirty = true;
+                if shown {
+                    update.monitor_html.clone()
+                } else if filters.page == 1 && matches(filters, &update.card) {
+                    self.shown.insert(id);
+                    update.monitor_new_html.clone()
+                } else {
+                    String::new()
+                }
+            }
+            View::Detail { task_id } if *task_id == id && allowed => update.state_html.clone(),
+            View::Detail { .. } | View::Other => String::new(),
+        }
+    }
+
+    /// Re-renders the whole page content (on connect with a stale page, and
+    /// after missed updates).
+    async fn resync(&mut self, state: &AppState) -> Result<String, ServiceError> {
+        match self.view.clone() {
+            View::Mine { status } => {
+                let cards = task_views::my_tasks(&state.db, &state.hub, &self.actor, status).await?;
+                self.shown = cards.iter().map(|c| c.task.id).collect();
+                let inner: String = cards.iter().map(|c| partials::my_card(c, &self.csrf, None)).collect();
+                Ok(format!(r#"<div id="my-tasks" hx-swap-oob="innerHTML">{inner}</div>"#))
+            }
+            View::Monitor(filters) => {
+                let page = task_views::monitor(
+                    &state.db,
+                    &state.hub,
+                    &self.actor,
+                    filters.filter(),
+                    filters.page,
+                    MONITOR_PAGE_SIZE,
+                )
+                .await?;
+                self.shown = page.cards.iter().map(|c| c.task.id).collect();
+                let inner: String = page.cards.iter().map(|c| partials::monitor_card(c, None)).collect();
+                Ok(format!(
+                    r#"<div id="monitor-grid" hx-swap-oob="innerHTML">{inner}</div>{}"#,
+                    partials::counters(&page.counters, true)
+                ))
+            }
+            View::Detail { task_id } => {
+                let mut card = task_views::detail(&state.db, &state.hub, &self.actor, task_id).await?;
+                card.recent.truncate(3);
+                Ok(partials::task_state(&card, true))
+            }
+            View::Other => Ok(String::new()),
+        }
+    }
+
+    /// Which tasks the page shows now, without rendering (the page itself
+    /// was rendered moments ago and is current).
+    async fn learn_shown(&mut self, state: &AppState) -> Result<(), ServiceError> {
+        let (filter, page) = match &self.view {
+            View::Mine { status } => (TaskFilter { status: status.clone(), ..TaskFilter::default() }, 1),
+            View::Monitor(filters) => (filters.filter(), filters.page),
+            View::Detail { .. } | View::Other => return Ok(()),
+        };
+        let mut filter = task_views::scoped(&self.actor, filter);
+        let per_page = if matches!(self.view, View::Mine { .. }) {
+            filter.assignee_id = Some(self.actor.id);
+            task_views::MY_TASKS_LIMIT
+        } else {
+            MONITOR_PAGE_SIZE
+        };
+        self.shown = task_views::task_ids(&state.db, filter, page, per_page).await?.into_iter().collect();
+        Ok(())
+    }
+}
+
+/// Whether a task fits the monitor's filters.
+fn matches(filters: &MonitorFilters, card: &TaskCard) -> bool {
+    let task = &card.task;
+    filters.status.as_ref().is_none_or(|s| *s == task.status)
+        && filters.priority.as_ref().is_none_or(|p| *p == task.priority)
+        && filters.project.is_none_or(|p| task.project_id == Some(p))
+        && filters.assignee.is_none_or(|a| card.assignee_teams.iter().any(|(user, _)| *user == a))
+        && filters.team.is_none_or(|t| card.assignee_teams.iter().any(|(_, team)| *team == Some(t)))
+}
+
+/// Pings are sent this often; a client silent for three intervals is dropped.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// The session behind a socket is re-checked this often, so a session ended
+/// elsewhere (another instance, expiry) closes the socket within seconds.
+const RECHECK: Duration = Duration::from_secs(3);
+
+fn session_ended() -> Option<CloseReason> {
+    Some(CloseReason { code: CloseCode::Policy, description: Some("session ended".into()) })
+}
+
+/// GET /ws: the live socket of a signed-in page. A foreign Origin is refused
+/// with 403; without a session the access layer answers 401.
+pub async fn socket(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<SocketQuery>,
+) -> Result<HttpResponse, AppError> {
+    if req.headers().get(actix_web::http::header::ORIGIN).is_none() {
+        return Err(AppError::Csrf("A WebSocket needs an Origin header.".into()));
+    }
+    check_same_origin(&req)?;
+    let session_id = user.session.as_ref().map(|s| s.session_id.clone()).ok_or(AppError::Unauthenticated)?;
+    let (response, ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let page = Page {
+        csrf: user.csrf().to_string(),
+        actor: user.actor,
+        view: query.view(),
+        shown: HashSet::new(),
+        counters_dirty: false,
+    };
+    let stale = query.since != Some(state.bus.sequence());
+    let state = state.into_inner();
+    let updates = state.feed.subscribe();
+    actix_web::rt::spawn(serve_page(state, ws, stream, page, updates, session_id, stale));
+    Ok(response)
+}
+
+async fn serve_page(
+    state: Arc<AppState>,
+    mut ws: Session,
+    stream: MessageStream,
+    mut page: Page,
+    mut updates: broadcast::Receiver<Update>,
+    session_id: String,
+    stale: bool,
+) {
+    let mut stream = stream.max_frame_size(64 * 1024);
+    let (conn_id, mut kicked) = state.hub.register(page.actor.id, session_id.clone());
+    let first = if stale { page.resync(&state).await.map(Some) } else { page.learn_shown(&state).await.map(|()| None) };
+    let mut alive = match first {
+        Ok(Some(html)) => ws.text(html).await.is_ok(),
+        Ok(None) => true,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not prepare a live page");
+            true
+        }
+    };
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut recheck = tokio::time::interval(RECHECK);
+    let mut counters = tokio::time::interval(COUNTER_TICK);
+    let mut last_heard = Instant::now();
+    let reason = loop {
+        if !alive {
+            break None;
+        }
+        tokio::select! {
+            _ = &mut kicked => break session_ended(),
+            _ = recheck.tick() => {
+                match auth::session_by_id(&state.db, session_id.clone(), state.settings.session).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break session_ended(),
+                    Err(err) => tracing::warn!(error = %err, "could not re-check a socket's session"),
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > HEARTBEAT * 3 {
+                    break Some(CloseReason { code: CloseCode::Away, description: Some("no heartbeat".into()) });
+                }
+                alive = ws.ping(b"").await.is_ok();
+            }
+            _ = counters.tick(), if page.counters_dirty => {
+                page.counters_dirty = false;
+                if let View::Monitor(filters) = &page.view
+                    && let Some(html) = state.feed.counters(&state.db, &state.hub, &page.actor, filters.filter()).await
+                {
+                    alive = ws.text(html.to_string()).await.is_ok();
+                }
+            }
+            update = updates.recv() => {
+                let message = match update {
+                    Ok(Update::Task(update)) => page.task_message(&update),
+                    Ok(Update::Presence(update)) if page.sees_presence(update.user_id, update.team_id) => update.html.clone(),
+                    Ok(Update::Presence(_)) => String::new(),
+                    Ok(Update::Resync) | Err(RecvError::Lagged(_)) => {
+                        page.resync(&state).await.unwrap_or_default()
+                    }
+                    Err(RecvError::Closed) => break None,
+                };
+                if !message.is_empty() {
+                    alive = ws.text(message).await.is_ok();
+                }
+            }
+            message = stream.recv() => match message {
+                Some(Ok(Message::Ping(bytes))) => {
+                    last_heard = Instant::now();
+                    alive = ws.pong(&bytes).await.is_ok();
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                Some(Ok(Message::Text(text))) => {
+                    last_heard = Instant::now();
+                    if text.contains("resync") {
+                        let html = page.resync(&state).await.unwrap_or_default();
+                        alive = ws.text(html).await.is_ok();
+                    } else {
+                        state.hub.touch(conn_id);
+                    }
+                }
+                Some(Ok(_)) => last_heard = Instant::now(),
+            },
+        }
+    };
+    state.hub.unregister(conn_id);
+    let _ = ws.close(reason).await;
+}
+
+/// GET /api/live/: the same feed as JSON messages for API clients (Bearer
+/// token): `{"type":"task","task":{…}}` and `{"type":"presence",…}`, each
+/// only when the client may see it; `{"type":"resync"}` after missed
+/// updates (fetch the lists again).
+pub async fn api_feed(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let (response, mut ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let state = state.into_inner();
+    let mut updates = state.feed.subscribe();
+    let page = Page {
+        csrf: String::new(),
+        actor: user.actor,
+        view: View::Other,
+        shown: HashSet::new(),
+        counters_dirty: false,
+    };
+    actix_web::rt::spawn(async move {
+        let mut stream = stream.max_frame_size(64 * 1024);
+        let (conn_id, mut kicked) = state.hub.register(page.actor.id, String::new());
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let mut last_heard = Instant::now();
+        loop {
+            let message = tokio::select! {
+                _ = &mut kicked => break,
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > HEARTBEAT * 3 || ws.ping(b"").await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                update = updates.recv() => match update {
+                    Ok(Update::Task(u)) if may_access(page.viewer(), &u.card.assignee_teams) => u.json.clone(),
+                    Ok(Update::Presence(u)) if page.sees_presence(u.user_id, u.team_id) => u.json.clone(),
+                    Ok(Update::Resync) | Err(RecvError::Lagged(_)) => r#"{"type":"resync"}"#.to_string(),
+                    Ok(_) => continue,
+                    Err(RecvError::Closed) => break,
+                },
+                message = stream.recv() => match message {
+                    Some(Ok(Message::Ping(bytes))) => {
+                        last_heard = Instant::now();
+                        if ws.pong(&bytes).await.is_err() { break; }
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {
+                        last_heard = Instant::now();
+                        state.hub.touch(conn_id);
+                        continue;
+                    }
+                },
+            };
+            if ws.text(message).await.is_err() {
+                break;
+            }
+        }
+        state.hub.unregister(conn_id);
+        let _ = ws.close(None).await;
+    });
+    Ok(response)
+}

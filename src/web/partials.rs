@@ -1,0 +1,101 @@
+//! The page fragments that both a page load and a live update render, so
+//! what arrives over the WebSocket is exactly what a reload would show.
+
+use askama::Template;
+
+use crate::domain::task::Occupancy;
+use crate::services::task_views::{Counters, TaskCard};
+
+/// A task on the monitor grid (`#mon-<id>`).
+#[derive(Template)]
+#[template(path = "partials/monitor_card.html")]
+pub struct MonitorCard<'a> {
+    /// The task.
+    pub card: &'a TaskCard,
+    /// Out-of-band swap mode for live updates (`None` on page load).
+    pub oob: Option<&'a str>,
+}
+
+/// A task on the employee's page, with its progress form (`#mine-<id>`).
+#[derive(Template)]
+#[template(path = "partials/my_card.html")]
+pub struct MyCard<'a> {
+    /// The task.
+    pub card: &'a TaskCard,
+    /// The viewer's CSRF token for the form.
+    pub csrf: &'a str,
+    /// Out-of-band swap mode for live updates.
+    pub oob: Option<&'a str>,
+}
+
+/// The live part of a task (`#state-<id>`): status, progress, latest updates
+/// and the version the form sends back.
+#[derive(Template)]
+#[template(path = "partials/task_state.html")]
+pub struct TaskStateView<'a> {
+    /// The task.
+    pub card: &'a TaskCard,
+    /// Swap out of band (live update).
+    pub oob: bool,
+}
+
+/// The monitor's counters (`#counters`).
+#[derive(Template)]
+#[template(path = "partials/counters.html")]
+pub struct CountersView<'a> {
+    /// The figures.
+    pub counters: &'a Counters,
+    /// Swap out of band (live update).
+    pub oob: bool,
+}
+
+/// A person's presence indicator (every `.occ-u<id>` on the page).
+#[derive(Template)]
+#[template(path = "partials/occupancy.html")]
+pub struct OccupancyView {
+    /// The person.
+    pub user_id: i64,
+    /// Their presence.
+    pub occupancy: Occupancy,
+    /// Swap every indicator of this person out of band (live update).
+    pub oob: bool,
+}
+
+fn render(template: &impl Template) -> String {
+    // Rendering these fragments only formats owned data; it cannot fail short
+    // of a formatter bug, which the tests would show as an empty fragment.
+    template.render().unwrap_or_else(|err| {
+        tracing::error!(error = %err, "fragment failed to render");
+        String::new()
+    })
+}
+
+/// Renders a presence indicator.
+pub fn occupancy(user_id: i64, occupancy: Occupancy, oob: bool) -> String {
+    render(&OccupancyView { user_id, occupancy, oob })
+}
+
+/// A presence indicator as page templates call it (they pass references).
+pub fn occupancy_badge(user_id: &i64, occupancy: &Occupancy) -> String {
+    render(&OccupancyView { user_id: *user_id, occupancy: *occupancy, oob: false })
+}
+
+/// Renders a task's live state.
+pub fn task_state(card: &TaskCard, oob: bool) -> String {
+    render(&TaskStateView { card, oob })
+}
+
+/// Renders a monitor card.
+pub fn monitor_card(card: &TaskCard, oob: Option<&str>) -> String {
+    render(&MonitorCard { card, oob })
+}
+
+/// Renders an employee card.
+pub fn my_card(card: &TaskCard, csrf: &str, oob: Option<&str>) -> String {
+    render(&MyCard { card, csrf, oob })
+}
+
+/// Renders the counters.
+pub fn counters(counters: &Counters, oob: bool) -> String {
+    render(&CountersView { counters, oob })
+}

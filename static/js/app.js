@@ -1,0 +1,193 @@
+// Taskpulse page script: live-connection status, presence heartbeats and the
+// offline queue for progress updates. No dependencies; htmx and its
+// WebSocket extension do the live swapping.
+(function () {
+  "use strict";
+
+  var socket = null;
+  var lastActivitySent = 0;
+  var ACTIVITY_EVERY_MS = 60000;
+
+  function setLiveStatus(text, ok) {
+    document.querySelectorAll("[data-live-status]").forEach(function (el) {
+      el.textContent = text;
+      el.classList.toggle("is-live", ok);
+    });
+  }
+
+  document.body.addEventListener("htmx:wsOpen", function (e) {
+    socket = e.detail.socketWrapper;
+    setLiveStatus("Live", true);
+    lastActivitySent = 0;
+    reportActivity();
+    flush();
+  });
+  document.body.addEventListener("htmx:wsClose", function () {
+    socket = null;
+    setLiveStatus("Offline — reconnecting…", false);
+  });
+
+  // Presence: tell the server the person is active, at most once a minute.
+  function reportActivity() {
+    var now = Date.now();
+    if (socket && now - lastActivitySent > ACTIVITY_EVERY_MS) {
+      lastActivitySent = now;
+      socket.send(JSON.stringify({ type: "active" }));
+    }
+  }
+  ["keydown", "pointerdown", "scroll", "focus"].forEach(function (type) {
+    window.addEventListener(type, reportActivity, { passive: true, capture: true });
+  });
+
+  // ---------- Offline queue ----------
+  var root = document.querySelector("[data-offline-queue]");
+  if (!root) return;
+  var storageKey = "taskpulse-queue-" + root.getAttribute("data-offline-queue");
+  var sending = false;
+  var retryTimer = null;
+
+  function load() {
+    try {
+      return JSON.parse(localStorage.getItem(storageKey) || "[]");
+    } catch (err) {
+      return [];
+    }
+  }
+  function save(queue) {
+    localStorage.setItem(storageKey, JSON.stringify(queue));
+    showPending(queue);
+  }
+  function newKey() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  function csrfToken() {
+    var headers = document.body.getAttribute("hx-headers");
+    try {
+      return JSON.parse(headers)["X-CSRF-Token"];
+    } catch (err) {
+      return "";
+    }
+  }
+
+  function showPending(queue) {
+    var byTask = {};
+    queue.forEach(function (item) { byTask[item.task] = (byTask[item.task] || 0) + 1; });
+    document.querySelectorAll(".progress-form").forEach(function (form) {
+      var note = form.querySelector(".pending-note");
+      var n = byTask[form.getAttribute("data-task")] || 0;
+      if (!note) return;
+      note.hidden = n === 0;
+      note.textContent = n === 0 ? "" : n + (n === 1 ? " update" : " updates") + " waiting to be sent";
+    });
+    var status = document.querySelector("[data-queue-status]");
+    if (status) {
+      status.hidden = queue.length === 0;
+      status.textContent = queue.length === 0 ? "" :
+        queue.length + " pending " + (queue.length === 1 ? "update" : "updates") + "; they are sent when the connection returns.";
+    }
+  }
+
+  function toast(message) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var div = document.createElement("div");
+    div.className = "flash flash-error";
+    div.setAttribute("role", "alert");
+    div.textContent = message;
+    box.appendChild(div);
+    setTimeout(function () { div.remove(); }, 8000);
+  }
+
+  function swapState(html) {
+    var tpl = document.createElement("template");
+    tpl.innerHTML = html.trim();
+    var fresh = tpl.content.firstElementChild;
+    var old = fresh && document.getElementById(fresh.id);
+    if (old) {
+      old.replaceWith(fresh);
+      var form = fresh.closest("form");
+      var slider = form && form.querySelector("[data-role=slider]");
+      if (slider) slider.value = fresh.getAttribute("data-progress");
+    }
+  }
+
+  function scheduleRetry() {
+    if (retryTimer) return;
+    retryTimer = setTimeout(function () { retryTimer = null; flush(); }, 3000);
+  }
+
+  // Sends queued updates one at a time, in order. A network failure stops
+  // the run (kept for later); an answer from the server, success or refusal,
+  // removes the item: a replay of the same key is harmless.
+  function flush() {
+    if (sending) return;
+    var queue = load();
+    if (queue.length === 0) return;
+    sending = true;
+    var item = queue[0];
+    var body = new URLSearchParams(item.body);
+    body.set("csrf_token", csrfToken());
+    fetch(item.url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrfToken() },
+      body: body
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (res.status === 401) {
+          toast("Your session ended; sign in again to send the pending updates.");
+          throw new Error("signed out");
+        }
+        if (res.status >= 500) throw new Error("server error");
+        var rest = load().filter(function (q) { return q.key !== item.key; });
+        save(rest);
+        if (res.ok) {
+          if (data.state_html) swapState(data.state_html);
+        } else {
+          toast(data.error || "The update was refused.");
+        }
+        sending = false;
+        flush();
+      });
+    }).catch(function () {
+      sending = false;
+      showPending(load());
+      scheduleRetry();
+    });
+  }
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.classList || !form.classList.contains("progress-form")) return;
+    e.preventDefault();
+    var data = new FormData(form, e.submitter);
+    var queue = load();
+    // Behind other pending updates, the version the page shows is already
+    // stale: send it as "apply to the current state", in order.
+    if (queue.length > 0) data.delete("version");
+    data.set("idempotency_key", newKey());
+    queue.push({
+      task: form.getAttribute("data-task"),
+      url: form.getAttribute("action"),
+      key: data.get("idempotency_key"),
+      body: new URLSearchParams(data).toString()
+    });
+    save(queue);
+    var notes = form.querySelector("textarea[name=notes]");
+    if (notes) notes.value = "";
+    flush();
+  });
+
+  document.addEventListener("input", function (e) {
+    if (e.target.matches && e.target.matches("[data-role=slider]")) {
+      var out = e.target.form && e.target.form.querySelector("[data-role=percent]");
+      if (out) out.textContent = e.target.value + "%";
+    }
+  });
+
+  window.addEventListener("online", flush);
+  showPending(load());
+  flush();
+})();
