@@ -1,0 +1,509 @@
+//! Taskpulse benchmark: starts the real `taskpulse` server (a child process,
+//! so its CPU time and memory are its own) on fresh SQLite databases and
+//! prints, in one run:
+//!
+//! 1. progress updates per second and p50/p99 latency over HTTP with 64
+//!    concurrent clients, with `synchronous=FULL` and `NORMAL`, next to the
+//!    same transaction run one at a time in-process (the storage limit);
+//! 2. the live fan-out to 1,000 monitor WebSockets: delay from a progress
+//!    response to the last client's receipt, server CPU per broadcast, and
+//!    the server's RSS before and after connecting the clients;
+//! 3. the monitor and My tasks pages at 1,000 and 10,000 tasks.
+//!
+//! Build and run (release): `cargo build --release --bins --examples &&
+//! ./target/release/examples/bench`. Everything listens on 127.0.0.1 and
+//! every phase is bounded in time and count.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use taskpulse::config::DbSettings;
+use taskpulse::db::{DatabaseUrl, Db, DbOptions, Synchronous};
+use taskpulse::domain::role::Role;
+use taskpulse::services::progress::{self, Kind, UpdateRequest};
+use taskpulse::services::{Actor, RequestMeta, accounts};
+use taskpulse::store::tasks::{self as task_store, NewAssignment, NewProgress, NewTask};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const CLIENTS: usize = 64;
+const LOAD_SECS: u64 = 5;
+const SOCKETS: usize = 1_000;
+const BROADCASTS: usize = 30;
+const PAGE_SAMPLES: usize = 60;
+const PASSWORD: &str = "bench horse battery staple";
+
+struct Seed {
+    admin_token: String,
+    employees: Vec<(String, String, i64)>,
+}
+
+/// Creates an admin and 64 employees (each with a token), and `tasks` tasks
+/// spread over them, in one transaction per thousand tasks.
+async fn seed(dir: &Path, tasks: usize) -> anyhow::Result<Seed> {
+    let settings = DbSettings {
+        url: DatabaseUrl::Sqlite(dir.join("taskpulse.db")),
+        options: DbOptions { pool_size: 2, synchronous: Synchronous::Normal },
+    };
+    let db = taskpulse::startup::connect_and_migrate(&settings).await?;
+    let user = |name: &str, role: Role| accounts::CreateUser {
+        username: name.into(),
+        email: format!("{name}@bench.example"),
+        full_name: format!("Bench {name}"),
+        role,
+        team: Some("Bench".into()),
+        password: PASSWORD.into(),
+        capacity_hours_per_week: 40.0,
+        hourly_rate_cents: 5_000,
+    };
+    let admin = accounts::create_user(&db, user("admin", Role::Admin), RequestMeta::default()).await?;
+    let admin_token = accounts::create_token(&db, admin, "bench", RequestMeta::default()).await?.secret;
+    let mut employees = Vec::new();
+    for i in 0..CLIENTS {
+        let name = format!("emp{i:02}");
+        let id = accounts::create_user(&db, user(&name, Role::Employee), RequestMeta::default()).await?;
+        let token = accounts::create_token(&db, id, "bench", RequestMeta::default()).await?.secret;
+        employees.push((name, token, id));
+    }
+    let ids: Vec<i64> = employees.iter().map(|e| e.2).collect();
+    let mut first_task = Vec::new();
+    for chunk in (0..tasks).collect::<Vec<_>>().chunks(1_000) {
+        let (chunk, ids) = (chunk.to_vec(), ids.clone());
+        let created = db
+            .write(move |conn| -> anyhow::Result<Vec<(usize, i64)>> {
+                let at = taskpulse::db::now();
+                let mut created = Vec::new();
+                for n in chunk {
+                    let user_id = ids[n % ids.len()];
+                    let id = task_store::insert(
+                        conn,
+                        &NewTask {
+                            title: format!("Bench task {n}"),
+                            description: String::new(),
+                            project_id: None,
+                            priority: ["LOW", "MEDIUM", "HIGH", "URGENT"][n % 4].into(),
+                            status: "IN_PROGRESS".into(),
+                            progress: 10,
+                            difficulty: 5,
+                            estimated_hours: 4.0,
+                            due_at: Some(at + chrono::Duration::days((n % 30) as i64 - 5)),
+                            completed_at: None,
+                            created_by: Some(admin),
+                            last_progress_update_at: Some(at),
+                            last_progress_updated_by: Some(user_id),
+                            created_at: at,
+                            updated_at: at,
+                        },
+                    )?;
+                    task_store::insert_assignment(
+                        conn,
+                        &NewAssignment {
+                            task_id: id,
+                            user_id,
+                            status: "in_progress".into(),
+                            source: "manual".into(),
+                            estimated_hours: 4.0,
+                            actual_hours: 0.0,
+                            skill_match: None,
+                            assigned_by: Some(admin),
+                            assigned_at: at,
+                            completed_at: None,
+                        },
+                    )?;
+                    task_store::append_progress(
+                        conn,
+                        &NewProgress {
+                            task_id: id,
+                            user_id: Some(user_id),
+                            previous_progress: 0,
+                            new_progress: 10,
+                            previous_status: "PENDING".into(),
+                            new_status: "IN_PROGRESS".into(),
+                            notes: "seeded".into(),
+                            occupancy_status: None,
+                            created_at: at,
+                        },
+                    )?;
+                    created.push((n, id));
+                }
+                Ok(created)
+            })
+            .await?;
+        first_task.extend(created);
+    }
+    // Each employee's benchmark task: the first one assigned to them.
+    let employees = employees
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, token, _))| {
+            let task = first_task.iter().find(|(n, _)| n % CLIENTS == i).map_or(0, |(_, id)| *id);
+            (name, token, task)
+        })
+        .collect();
+    Ok(Seed { admin_token, employees })
+}
+
+/// The server under test, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    async fn start(dir: &Path, synchronous: &str) -> anyhow::Result<Server> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let binary = server_binary()?;
+        let child = Command::new(&binary)
+            .arg("serve")
+            .env("TASKPULSE_DATA_DIR", dir)
+            .env("TASKPULSE_ADDR", format!("127.0.0.1:{port}"))
+            .env("TASKPULSE_SQLITE_SYNCHRONOUS", synchronous)
+            .env("TASKPULSE_LOGIN_PER_IP_PER_MINUTE", "10000")
+            .env("RUST_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if http.get(format!("{}/readyz", server.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(server);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("the server did not become ready")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+fn server_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(Path::parent).ok_or_else(|| anyhow::anyhow!("no target dir"))?;
+    let binary = dir.join("taskpulse");
+    anyhow::ensure!(binary.exists(), "{} is missing: run `cargo build --release --bins --examples`", binary.display());
+    Ok(binary)
+}
+
+/// CPU time (user + system) of a process.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 1000 / clock_ticks())
+}
+
+fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// Resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// 64 clients updating progress for a fixed time; returns (rate, p50, p99).
+async fn http_load(server: &Server, seed: &Seed) -> anyhow::Result<(f64, Duration, Duration)> {
+    let base = Arc::new(server.base.clone());
+    let deadline = Instant::now() + Duration::from_secs(LOAD_SECS);
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for (i, (_, token, task)) in seed.employees.iter().enumerate() {
+        let (base, token, task) = (base.clone(), token.clone(), *task);
+        handles.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut latencies = Vec::new();
+            let mut n = i;
+            while Instant::now() < deadline {
+                n += 1;
+                let t = Instant::now();
+                let response = http
+                    .post(format!("{base}/api/task/{task}/progress/"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({ "progress_percentage": 1 + n % 99, "notes": "bench" }))
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status().is_success() => latencies.push(t.elapsed()),
+                    Ok(r) => eprintln!("unexpected answer {}", r.status()),
+                    Err(e) => eprintln!("request failed: {e}"),
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    Ok((all.len() as f64 / elapsed, percentile(&all, 50.0), percentile(&all, 99.0)))
+}
+
+/// The same update transaction, one at a time, in-process (NORMAL).
+async fn storage_limit(dir: &Path, seed: &Seed) -> anyhow::Result<f64> {
+    let db = Db::connect(
+        &DatabaseUrl::Sqlite(dir.join("taskpulse.db")),
+        &DbOptions { pool_size: 2, synchronous: Synchronous::Normal },
+    )?;
+    let bus = taskpulse::live::LiveBus::default();
+    let (name, _, task) = &seed.employees[0];
+    let user = {
+        let name = name.clone();
+        db.read(move |conn| -> anyhow::Result<_> { Ok(taskpulse::store::users::find_by_username(conn, &name)?) })
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("bench user missing"))?
+    };
+    let actor = Actor::from_user(&user)?;
+    let deadline = Instant::now() + Duration::from_secs(LOAD_SECS);
+    let started = Instant::now();
+    let mut done = 0u64;
+    while Instant::now() < deadline {
+        let request = UpdateRequest {
+            task_id: *task,
+            kind: Kind::Progress,
+            progress: 1 + (done % 99) as i64,
+            notes: "bench".into(),
+            occupancy: None,
+            expected_version: None,
+            idempotency_key: None,
+        };
+        progress::update(&db, &bus, &actor, request).await?;
+        done += 1;
+    }
+    Ok(done as f64 / started.elapsed().as_secs_f64())
+}
+
+/// A signed-in browser-like client, and its Cookie header for sockets.
+async fn sign_in(base: &str, username: &str) -> anyhow::Result<(reqwest::Client, String)> {
+    use reqwest::cookie::CookieStore;
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let http =
+        reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build()?;
+    let page = http.get(format!("{base}/login")).send().await?.text().await?;
+    let csrf = between(&page, "name=\"csrf_token\" value=\"", "\"").unwrap_or_default();
+    let response = http
+        .post(format!("{base}/login"))
+        .header("Origin", base)
+        .form(&[("csrf_token", csrf.as_str()), ("username", username), ("password", PASSWORD)])
+        .send()
+        .await?;
+    anyhow::ensure!(response.status().as_u16() == 303, "sign-in of {username} failed: {}", response.status());
+    let cookie = jar.cookies(&base.parse()?).and_then(|v| v.to_str().ok().map(str::to_string)).unwrap_or_default();
+    Ok((http, cookie))
+}
+
+fn between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(text[from..to].replace("&amp;", "&"))
+}
+
+/// Times a page `PAGE_SAMPLES` times; returns (p50, p99, bytes).
+async fn page_times(http: &reqwest::Client, url: &str) -> anyhow::Result<(Duration, Duration, usize)> {
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..PAGE_SAMPLES {
+        let t = Instant::now();
+        let response = http.get(url).send().await?;
+        anyhow::ensure!(response.status().is_success(), "{url}: {}", response.status());
+        size = response.bytes().await?.len();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Ok((percentile(&times, 50.0), percentile(&times, 99.0), size))
+}
+
+/// Connects 1,000 monitor sockets and times broadcasts.
+async fn fan_out(server: &Server, seed: &Seed) -> anyhow::Result<()> {
+    let (admin, cookie) = sign_in(&server.base, "admin").await?;
+    let page = admin.get(format!("{}/monitor", server.base)).send().await?.text().await?;
+    let ws_path = between(&page, "ws-connect=\"", "\"").ok_or_else(|| anyhow::anyhow!("no ws-connect"))?;
+    let task: i64 = between(&page, "id=\"mon-", "\"").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let rss_before = rss_mib(server.pid());
+    let ws_url = format!("{}{}", server.base.replace("http://", "ws://"), ws_path);
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<(u32, Instant)>();
+    let marker = format!("id=\"mon-{task}\"");
+    let mut sockets = Vec::new();
+    for _ in 0..SOCKETS {
+        let mut request = ws_url.as_str().into_client_request()?;
+        request.headers_mut().insert("Cookie", cookie.parse()?);
+        request.headers_mut().insert("Origin", server.base.parse()?);
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let (seen_tx, marker) = (seen_tx.clone(), marker.clone());
+        sockets.push(tokio::spawn(async move {
+            while let Some(Ok(message)) = socket.next().await {
+                match message {
+                    Message::Text(text) if text.contains(marker.as_str()) => {
+                        let round = between(&text, "value=\"", "\"").and_then(|v| v.parse().ok()).unwrap_or(0);
+                        let _ = seen_tx.send((round, Instant::now()));
+                    }
+                    Message::Ping(p) => {
+                        let _ = socket.send(Message::Pong(p)).await;
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = rss_mib(server.pid());
+    let http = reqwest::Client::new();
+    let mut delays = Vec::new();
+    let mut cpu = Duration::ZERO;
+    for round in 0..BROADCASTS {
+        let value = 20 + (round as u32 % 70);
+        while seen_rx.try_recv().is_ok() {}
+        let cpu_before = cpu_time(server.pid());
+        let response = http
+            .post(format!("{}/api/task/{task}/progress/", server.base))
+            .bearer_auth(&seed.admin_token)
+            .json(&serde_json::json!({ "progress_percentage": value }))
+            .send()
+            .await?;
+        let answered = Instant::now();
+        anyhow::ensure!(response.status().is_success(), "broadcast update failed: {}", response.status());
+        let mut received = 0;
+        let mut last = answered;
+        let deadline = answered + Duration::from_secs(10);
+        while received < SOCKETS {
+            match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), seen_rx.recv()).await {
+                Ok(Some((v, at))) if v == value => {
+                    received += 1;
+                    last = last.max(at);
+                }
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        // Let the counters refresh that the change triggers finish too.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        cpu += cpu_time(server.pid()).saturating_sub(cpu_before);
+        if received < SOCKETS {
+            println!("  round {round}: only {received} of {SOCKETS} clients received the update");
+        }
+        delays.push(last - answered);
+    }
+    delays.sort();
+    let per_broadcast = cpu / BROADCASTS as u32;
+    println!("Fan-out to {SOCKETS} monitor sockets ({BROADCASTS} broadcasts)");
+    println!(
+        "  response → last client: p50 {}  p99 {}   (target p99 ≤ 50 ms)",
+        ms(percentile(&delays, 50.0)),
+        ms(percentile(&delays, 99.0))
+    );
+    println!("  server CPU per broadcast: {}   (target ≤ 15 ms, includes the counters refresh)", ms(per_broadcast));
+    println!(
+        "  server RSS: {rss_before:.1} MiB before, {rss_after:.1} MiB with {SOCKETS} idle clients (+{:.1} MiB; target ≤ 40)",
+        rss_after - rss_before
+    );
+    for socket in sockets {
+        socket.abort();
+    }
+    Ok(())
+}
+
+async fn pages(tasks: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let seed = seed(dir.path(), tasks).await?;
+    let server = Server::start(dir.path(), "full").await?;
+    let (admin, _) = sign_in(&server.base, "admin").await?;
+    let (employee, _) = sign_in(&server.base, &seed.employees[0].0).await?;
+    let (p50, p99, size) = page_times(&admin, &format!("{}/monitor", server.base)).await?;
+    println!("  {tasks:>6} tasks  monitor:  p50 {}  p99 {}  {:.1} KiB", ms(p50), ms(p99), size as f64 / 1024.0);
+    let (p50, p99, size) = page_times(&employee, &format!("{}/tasks", server.base)).await?;
+    println!(
+        "  {tasks:>6} tasks  My tasks: p50 {}  p99 {}  {:.1} KiB ({} tasks for this employee)",
+        ms(p50),
+        ms(p99),
+        size as f64 / 1024.0,
+        tasks / CLIENTS
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    println!("Taskpulse benchmark (SQLite, 127.0.0.1, {CLIENTS} HTTP clients, {LOAD_SECS} s per load phase)\n");
+
+    println!("Progress updates over HTTP ({CLIENTS} concurrent clients, 1,000 tasks)");
+    let mut rates = Vec::new();
+    let mut normal_dir = None;
+    for mode in ["full", "normal"] {
+        let dir = tempfile::tempdir()?;
+        let seed = seed(dir.path(), 1_000).await?;
+        let server = Server::start(dir.path(), mode).await?;
+        let (rate, p50, p99) = http_load(&server, &seed).await?;
+        println!("  synchronous={:<6}  {rate:>8.0} updates/s   p50 {}   p99 {}", mode.to_uppercase(), ms(p50), ms(p99));
+        rates.push(rate);
+        drop(server);
+        if mode == "normal" {
+            normal_dir = Some((dir, seed));
+        }
+    }
+    if let Some((dir, seed)) = normal_dir {
+        let limit = storage_limit(dir.path(), &seed).await?;
+        println!("  storage limit (same transaction in-process, one at a time, NORMAL): {limit:.0} updates/s");
+        println!(
+            "  ratios: FULL/limit {:.0} %   NORMAL/limit {:.0} %   (target FULL ≥ 60 %, p99 ≤ 50 ms)",
+            rates[0] / limit * 100.0,
+            rates[1] / limit * 100.0
+        );
+    }
+    println!();
+
+    {
+        let dir = tempfile::tempdir()?;
+        let seed = seed(dir.path(), 1_000).await?;
+        let server = Server::start(dir.path(), "full").await?;
+        fan_out(&server, &seed).await?;
+    }
+    println!();
+
+    println!("Pages ({PAGE_SAMPLES} sequential loads each; monitor pages hold {} cards)", 60);
+    pages(1_000).await?;
+    pages(10_000).await?;
+    Ok(())
+}
