@@ -156,8 +156,17 @@ fn expected_version(req: &HttpRequest, body: Option<i32>) -> Result<Option<i32>,
     }
 }
 
-fn idempotency_key(req: &HttpRequest) -> Option<String> {
-    req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string)
+/// The `Idempotency-Key` header. Any UTF-8 is taken (checked by the
+/// service); a key that is not UTF-8 is refused rather than ignored, which
+/// would apply a retry twice.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    req.headers()
+        .get("idempotency-key")
+        .map(|v| std::str::from_utf8(v.as_bytes()).map(str::to_string))
+        .transpose()
+        .map_err(|_| {
+            ServiceError::field("idempotency_key", "An idempotency key is 1 to 200 printable characters.").into()
+        })
 }
 
 async fn run_update(
@@ -185,7 +194,7 @@ async fn run_update(
         notes: body.notes.unwrap_or_default(),
         occupancy: body.occupancy_status,
         expected_version: expected_version(&req, body.version)?,
-        idempotency_key: idempotency_key(&req),
+        idempotency_key: idempotency_key(&req)?,
     };
     let outcome = progress::update(&state.db, &state.bus, &user.actor, request).await?;
     let mut response = HttpResponse::Ok();

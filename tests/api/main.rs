@@ -9,4 +9,6 @@ mod basics;
 mod browser;
 mod cli;
 mod database;
+mod fixtures;
 mod ops;
+mod tasks_api;
