@@ -15,6 +15,7 @@ use diesel::{PgConnection, SqliteConnection};
 
 pub use manager::{DatabaseUrl, Manager, Synchronous};
 pub use migrate::{MIGRATION_VERSIONS, pending_migrations, revert_all_migrations, run_migrations};
+pub use writer::WriterStats;
 
 /// A connection to either backend; store functions take `&mut DbConn` and run
 /// unchanged on both.
@@ -126,8 +127,10 @@ impl Db {
     }
 
     /// Runs one use case's write transaction. On SQLite the closure goes to the
-    /// single writer and runs under `BEGIN IMMEDIATE`; on PostgreSQL it runs in
-    /// a transaction on a pooled connection. Errors roll the transaction back.
+    /// single writer, which commits concurrent writes in groups (one `BEGIN
+    /// IMMEDIATE` transaction, a savepoint per closure; the answer comes once
+    /// the group is durable); on PostgreSQL it runs in a transaction on a
+    /// pooled connection. An error or panic rolls back this closure's writes.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
@@ -160,6 +163,12 @@ impl Db {
     pub fn pool(&self) -> &DbPool {
         &self.inner.pool
     }
+
+    /// Counters of the SQLite writer (groups committed, writes handled, writes
+    /// waiting); `None` on PostgreSQL, which has no single writer.
+    pub fn writer_stats(&self) -> Option<WriterStats> {
+        self.inner.writer.as_ref().map(writer::Writer::stats)
+    }
 }
 
 /// Runs `f` in a transaction that takes the write lock up front: `BEGIN
@@ -170,10 +179,7 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    begin_immediate(conn)?;
     match f(conn) {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
@@ -183,6 +189,15 @@ where
             Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(err),
             Err(rollback) => Err(rollback.into()),
         },
+    }
+}
+
+/// Opens the transaction of [`immediate_transaction`] without running anything
+/// in it (the SQLite writer runs a whole group of closures in it).
+fn begin_immediate(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
     }
 }
 

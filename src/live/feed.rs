@@ -394,9 +394,12 @@ pub async fn socket(
         shown: HashSet::new(),
         counters_dirty: false,
     };
+    // Subscribed before the sequence is compared: an update the feed sent
+    // before this point was counted before it, so the page is stale and
+    // resynced; any later one arrives on this receiver.
+    let updates = state.feed.subscribe();
     let stale = query.since != Some(state.bus.sequence());
     let state = state.into_inner();
-    let updates = state.feed.subscribe();
     actix_web::rt::spawn(serve_page(state, ws, stream, page, updates, session_id, stale));
     Ok(response)
 }

@@ -48,11 +48,13 @@ fn known_status(raw: Option<&str>) -> Option<String> {
 }
 
 /// The WebSocket URL of a page: its view and filters, and the live-event
-/// sequence the page was rendered at (a reconnect with an older sequence
-/// gets a resync).
-fn ws_url(view: &str, filters: &str, state: &AppState) -> String {
+/// sequence the page was rendered at (a socket that connects with an older
+/// sequence gets a resync). `since` must be read before the page's data:
+/// read after, a change committed between the two would be in neither the
+/// page nor the feed the socket joins.
+fn ws_url(view: &str, filters: &str, since: u64) -> String {
     let sep = if filters.is_empty() { "" } else { "&" };
-    format!("/ws?view={view}{sep}{filters}&since={}", state.bus.sequence())
+    format!("/ws?view={view}{sep}{filters}&since={since}")
 }
 
 // ---------- My tasks ----------
@@ -83,6 +85,7 @@ pub async fn mine(
     flash: PendingFlash,
 ) -> Result<HttpResponse, AppError> {
     let status = known_status(query.status.as_deref().filter(|s| !s.is_empty()));
+    let since = state.bus.sequence();
     let cards = task_views::my_tasks(&state.db, &state.hub, &user.actor, status.clone()).await?;
     let csrf = user.csrf().to_string();
     let filters = status.as_ref().map(|s| format!("status={s}")).unwrap_or_default();
@@ -92,7 +95,7 @@ pub async fn mine(
         my_occupancy: state.hub.occupancy(user.actor.id),
         statuses: STATUSES,
         cards: cards.iter().map(|c| partials::my_card(c, &csrf, None)).collect(),
-        ws_url: ws_url("mine", &filters, &state),
+        ws_url: ws_url("mine", &filters, since),
         status,
     };
     Ok(html(render(&page)?))
@@ -334,6 +337,7 @@ pub async fn monitor(
     flash: PendingFlash,
 ) -> Result<HttpResponse, AppError> {
     let filters = MonitorFilters::parse(&query);
+    let since = state.bus.sequence();
     let view =
         task_views::monitor(&state.db, &state.hub, &user.actor, filters.filter(), filters.page, MONITOR_PAGE_SIZE)
             .await?;
@@ -355,7 +359,7 @@ pub async fn monitor(
         page: view.page,
         pages: view.pages(),
         matching: view.matching,
-        ws_url: ws_url("monitor", &page_filters, &state),
+        ws_url: ws_url("monitor", &page_filters, since),
         query: filters,
     };
     Ok(html(render(&page)?))
@@ -383,6 +387,7 @@ pub async fn detail(
     flash: PendingFlash,
 ) -> Result<HttpResponse, AppError> {
     let task_id = path.into_inner();
+    let since = state.bus.sequence();
     let card = task_views::detail(&state.db, &state.hub, &user.actor, task_id).await?;
     let skills = task_views::skills(&state.db, task_id).await?;
     let role = user.actor.role;
@@ -401,7 +406,7 @@ pub async fn detail(
         skills: skills.into_iter().map(|(_, name, level)| (name, level)).collect(),
         can_edit: role != Role::Employee,
         status_actions,
-        ws_url: ws_url("detail", &format!("task={task_id}"), &state),
+        ws_url: ws_url("detail", &format!("task={task_id}"), since),
         card,
     };
     Ok(html(render(&page)?))

@@ -45,6 +45,7 @@
   var storageKey = "taskpulse-queue-" + root.getAttribute("data-offline-queue");
   var sending = false;
   var retryTimer = null;
+  var signedOut = false;
 
   function load() {
     try {
@@ -118,9 +119,10 @@
     retryTimer = setTimeout(function () { retryTimer = null; flush(); }, 3000);
   }
 
-  // Sends queued updates one at a time, in order. A network failure stops
-  // the run (kept for later); an answer from the server, success or refusal,
-  // removes the item: a replay of the same key is harmless.
+  // Sends queued updates one at a time, in order. A network failure, a
+  // server error or "try later" stops the run (kept for later); any other
+  // answer, success or refusal, removes the item: a replay of the same key is
+  // harmless. Signed out, the queue waits for a page loaded after signing in.
   function flush() {
     if (sending) return;
     var queue = load();
@@ -137,10 +139,11 @@
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (res.status === 401) {
+          signedOut = true;
           toast("Your session ended; sign in again to send the pending updates.");
           throw new Error("signed out");
         }
-        if (res.status >= 500) throw new Error("server error");
+        if (res.status >= 500 || res.status === 408 || res.status === 429) throw new Error("try later");
         var rest = load().filter(function (q) { return q.key !== item.key; });
         save(rest);
         if (res.ok) {
@@ -154,7 +157,7 @@
     }).catch(function () {
       sending = false;
       showPending(load());
-      scheduleRetry();
+      if (!signedOut) scheduleRetry();
     });
   }
 
@@ -187,6 +190,8 @@
     }
   });
 
+  // A live update or resync may re-render cards: show their pending updates again.
+  document.body.addEventListener("htmx:wsAfterMessage", function () { showPending(load()); });
   window.addEventListener("online", flush);
   showPending(load());
   flush();

@@ -3,6 +3,9 @@
 //! page, signs out with the header button, and the session cookie it held
 //! before signing out is then refused by the server.
 //!
+//! The driver and page helpers here are shared with the other browser tests
+//! ([`crate::browser_live`]).
+//!
 //! Needs `/usr/bin/chromedriver` and `/usr/bin/chromium`. When either is
 //! missing the test fails (CI requires the browser tests to run); set
 //! `TASKPULSE_SKIP_BROWSER=1` to skip it instead.
@@ -17,7 +20,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use taskpulse::domain::role::Role;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, TestUser};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -29,14 +32,14 @@ const PAGE_WAIT: Duration = Duration::from_secs(10);
 
 /// A chromedriver child process, killed (with the browsers it started) when
 /// dropped, also when the test panics.
-struct ChromeDriver {
+pub(crate) struct ChromeDriver {
     child: Child,
     url: String,
 }
 
 impl ChromeDriver {
     /// Starts chromedriver on a free local port and waits until it is ready.
-    async fn start() -> ChromeDriver {
+    pub(crate) async fn start() -> ChromeDriver {
         let port = {
             let listener = TcpListener::bind("127.0.0.1:0").expect("bind a probe socket to find a free port");
             listener.local_addr().expect("probe socket address").port()
@@ -90,7 +93,7 @@ impl Drop for ChromeDriver {
 
 /// Whether the browser test is to run; panics when the browser is missing
 /// and skipping was not asked for.
-fn browser_available() -> bool {
+pub(crate) fn browser_available() -> bool {
     if std::env::var(SKIP_ENV).is_ok_and(|v| v.trim() == "1") {
         eprintln!("skipped: {SKIP_ENV}=1 is set, the browser test does not run");
         return false;
@@ -106,7 +109,7 @@ fn browser_available() -> bool {
 }
 
 /// Opens a headless Chromium session with a fresh profile directory.
-async fn open_browser(driver: &ChromeDriver, profile: &Path) -> Client {
+pub(crate) async fn open_browser(driver: &ChromeDriver, profile: &Path) -> Client {
     let args = [
         "--headless=new".to_string(),
         "--no-sandbox".into(),
@@ -128,7 +131,7 @@ async fn open_browser(driver: &ChromeDriver, profile: &Path) -> Client {
 }
 
 /// Waits (bounded) for an element matching `css` and returns its text.
-async fn wait_for_text(client: &Client, css: &str) -> String {
+pub(crate) async fn wait_for_text(client: &Client, css: &str) -> String {
     let element = client
         .wait()
         .at_most(PAGE_WAIT)
@@ -136,6 +139,40 @@ async fn wait_for_text(client: &Client, css: &str) -> String {
         .await
         .unwrap_or_else(|e| panic!("no element `{css}` within {PAGE_WAIT:?}: {e}"));
     element.text().await.unwrap_or_else(|e| panic!("text of `{css}`: {e}"))
+}
+
+/// Fills in the login form shown in the browser and submits it.
+pub(crate) async fn submit_login(client: &Client, user: &TestUser) {
+    client
+        .find(Locator::Css("#username"))
+        .await
+        .expect("username field")
+        .send_keys(&user.username)
+        .await
+        .expect("type the username");
+    client
+        .find(Locator::Css("#password"))
+        .await
+        .expect("password field")
+        .send_keys(&user.password)
+        .await
+        .expect("type the password");
+    client
+        .find(Locator::Css("form[action='/login'] button[type=submit]"))
+        .await
+        .expect("sign-in button")
+        .click()
+        .await
+        .expect("click sign in");
+}
+
+/// Signs `user` in through the login form of the server at `base` (an
+/// absolute origin such as `http://127.0.0.1:1234`) and waits for the home page.
+pub(crate) async fn sign_in(client: &Client, base: &str, user: &TestUser) {
+    client.goto(&format!("{base}/login")).await.expect("open /login");
+    wait_for_text(client, "form[action='/login'] button[type=submit]").await;
+    submit_login(client, user).await;
+    wait_for_text(client, "#home-title").await;
 }
 
 /// GETs `path` with only the given session cookie and no redirect following.
@@ -175,27 +212,7 @@ async fn login_home_logout_and_old_cookie_is_dead() {
     assert_eq!(url.path(), "/login", "signed out, / leads to the login page (at {url})");
 
     // Sign in through the form.
-    client
-        .find(Locator::Css("#username"))
-        .await
-        .expect("username field")
-        .send_keys(&user.username)
-        .await
-        .expect("type the username");
-    client
-        .find(Locator::Css("#password"))
-        .await
-        .expect("password field")
-        .send_keys(&user.password)
-        .await
-        .expect("type the password");
-    client
-        .find(Locator::Css("form[action='/login'] button[type=submit]"))
-        .await
-        .expect("sign-in button")
-        .click()
-        .await
-        .expect("click sign in");
+    submit_login(&client, &user).await;
 
     let title = wait_for_text(&client, "#home-title").await;
     assert!(title.contains(&full_name), "home page greets {full_name}, got {title:?}");

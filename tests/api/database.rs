@@ -262,3 +262,254 @@ async fn the_audit_trail_is_append_only() {
         assert!(audit_update.is_err(), "{backend:?}: audit rows cannot be rewritten");
     }
 }
+
+/// A fresh, migrated SQLite database with the default options
+/// (`synchronous=FULL`) and no server, so only the test writes to it.
+async fn quiet_sqlite_db() -> (Db, TestDb) {
+    let (url, guard) = fresh_database(Backend::Sqlite).unwrap();
+    let db = Db::connect(&url, &DbOptions::default()).expect("connect");
+    let migrate = db.clone();
+    tokio::task::spawn_blocking(move || run_migrations(&mut migrate.blocking_conn().unwrap()).unwrap()).await.unwrap();
+    (db, guard)
+}
+
+fn insert_team(c: &mut DbConn, name: &str) -> QueryResult<usize> {
+    diesel::insert_into(teams::table)
+        .values((teams::name.eq(name), teams::created_at.eq(taskpulse::db::now())))
+        .execute(c)
+}
+
+async fn team_names(db: &Db) -> Vec<String> {
+    db.read(|c| Ok::<_, DbError>(teams::table.select(teams::name).order(teams::name).load(c)?)).await.unwrap()
+}
+
+/// Holds the writer busy inside a write of its own until [`Gate::open`], so
+/// that the writes submitted meanwhile queue up and must run as one group.
+struct Gate {
+    release: std::sync::mpsc::Sender<()>,
+    blocker: tokio::task::JoinHandle<Result<(), DbError>>,
+    groups_before: u64,
+}
+
+impl Gate {
+    async fn close(db: &Db) -> Gate {
+        let groups_before = db.writer_stats().unwrap().groups;
+        let (started, running) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let writer = db.clone();
+        let blocker = tokio::spawn(async move {
+            writer
+                .write(move |c| {
+                    let _ = started.send(());
+                    released.recv().unwrap();
+                    insert_team(c, "gate")?;
+                    Ok::<_, DbError>(())
+                })
+                .await
+        });
+        running.await.unwrap();
+        Gate { release, blocker, groups_before }
+    }
+
+    /// Waits until `n` writes wait behind the gate and opens it. Returns the
+    /// writer's group count up to and including the gate's own group.
+    async fn open_when_queued(self, db: &Db, n: u64) -> u64 {
+        while db.writer_stats().unwrap().queued < n {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        assert_eq!(db.writer_stats().unwrap().queued, n);
+        self.release.send(()).unwrap();
+        self.blocker.await.unwrap().unwrap();
+        self.groups_before + 1
+    }
+}
+
+/// Groups the writer ran since `baseline`; read once every caller was answered.
+fn groups_since(db: &Db, baseline: u64) -> u64 {
+    db.writer_stats().unwrap().groups - baseline
+}
+
+/// Many concurrent writes under `synchronous=FULL` all succeed and are all
+/// stored; those that queued while the writer was busy commit as one group
+/// (one transaction, one fsync) instead of one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_commit_in_groups() {
+    let (db, _guard) = quiet_sqlite_db().await;
+    let start = db.writer_stats().unwrap();
+    assert_eq!(start, taskpulse::db::WriterStats::default());
+    let writes: Vec<_> = (0..200)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(
+                async move { db.write(move |c| Ok::<_, DbError>(insert_team(c, &format!("free-{i:03}"))?)).await },
+            )
+        })
+        .collect();
+    for write in writes {
+        assert_eq!(write.await.unwrap().unwrap(), 1);
+    }
+    let stats = db.writer_stats().unwrap();
+    assert_eq!(stats.writes, 200);
+    assert!(stats.groups >= 1 && stats.groups <= 200, "{stats:?}");
+    assert_eq!(stats.queued, 0);
+    assert_eq!(team_names(&db).await.len(), 200);
+
+    // Deterministic: 200 writes queue behind a busy writer, then run together.
+    let gate = Gate::close(&db).await;
+    let writes: Vec<_> = (0..200)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(
+                async move { db.write(move |c| Ok::<_, DbError>(insert_team(c, &format!("held-{i:03}"))?)).await },
+            )
+        })
+        .collect();
+    let baseline = gate.open_when_queued(&db, 200).await;
+    for write in writes {
+        assert_eq!(write.await.unwrap().unwrap(), 1);
+    }
+    assert_eq!(groups_since(&db, baseline), 1, "the 200 queued writes committed in one group");
+    let stats = db.writer_stats().unwrap();
+    assert_eq!(stats.writes, 200 + 1 + 200);
+    let names = team_names(&db).await;
+    assert_eq!(names.len(), 401);
+    assert!(names.iter().filter(|n| n.starts_with("held-")).count() == 200);
+}
+
+/// In one group, a closure that wrote and then failed is rolled back alone
+/// and gets its own error (a constraint violation keeps its kind); the other
+/// closures of the group commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_in_a_group_is_rolled_back_alone() {
+    let (db, _guard) = quiet_sqlite_db().await;
+    db.write(|c| Ok::<_, DbError>(insert_team(c, "taken")?)).await.unwrap();
+    let gate = Gate::close(&db).await;
+    let write = |f: fn(&mut DbConn) -> Result<usize, DbError>| {
+        let db = db.clone();
+        tokio::spawn(async move { db.write(f).await })
+    };
+    let first = write(|c| Ok(insert_team(c, "first")?));
+    let failing = write(|c| {
+        insert_team(c, "failing")?;
+        Err(DbError::Task("failing write says no".into()))
+    });
+    let duplicate = write(|c| {
+        insert_team(c, "half-done")?;
+        Ok(insert_team(c, "taken")?)
+    });
+    let last = write(|c| Ok(insert_team(c, "last")?));
+    let baseline = gate.open_when_queued(&db, 4).await;
+    assert_eq!(first.await.unwrap().unwrap(), 1);
+    match failing.await.unwrap() {
+        Err(DbError::Task(message)) => assert_eq!(message, "failing write says no"),
+        other => panic!("expected the closure's own error, got {other:?}"),
+    }
+    match duplicate.await.unwrap() {
+        Err(DbError::Query(e)) => assert!(taskpulse::db::is_unique_violation(&e), "{e:?}"),
+        other => panic!("expected a unique violation, got {other:?}"),
+    }
+    assert_eq!(last.await.unwrap().unwrap(), 1);
+    assert_eq!(groups_since(&db, baseline), 1, "all four ran in one group");
+    assert_eq!(team_names(&db).await, ["first", "gate", "last", "taken"]);
+}
+
+/// A closure that panics in a group is rolled back alone, its caller gets an
+/// error, the rest of the group commits, and the writer keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_write_in_a_group_is_rolled_back_alone() {
+    let (db, _guard) = quiet_sqlite_db().await;
+    let gate = Gate::close(&db).await;
+    let before = {
+        let db = db.clone();
+        tokio::spawn(async move { db.write(|c| Ok::<_, DbError>(insert_team(c, "before")?)).await })
+    };
+    let panicking = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.write(|c| {
+                insert_team(c, "panicked")?;
+                // Inside a nested transaction of its own, left open by the panic.
+                c.transaction::<(), DbError, _>(|c| {
+                    insert_team(c, "panicked-nested")?;
+                    panic!("a write closure panics");
+                })
+            })
+            .await
+        })
+    };
+    let after = {
+        let db = db.clone();
+        tokio::spawn(async move { db.write(|c| Ok::<_, DbError>(insert_team(c, "after")?)).await })
+    };
+    let baseline = gate.open_when_queued(&db, 3).await;
+    assert_eq!(before.await.unwrap().unwrap(), 1);
+    match panicking.await.unwrap() {
+        Err(DbError::Task(message)) => assert!(message.contains("panicked"), "{message}"),
+        other => panic!("expected an error for the panicking write, got {other:?}"),
+    }
+    assert_eq!(after.await.unwrap().unwrap(), 1);
+    assert_eq!(groups_since(&db, baseline), 1, "all three ran in one group");
+    db.write(|c| Ok::<_, DbError>(insert_team(c, "later")?)).await.unwrap();
+    assert_eq!(team_names(&db).await, ["after", "before", "gate", "later"]);
+}
+
+/// When the group's COMMIT fails, nothing of the group is stored and every
+/// caller gets an error, even those whose closure succeeded; the writer's
+/// connection stays usable. (A deferred foreign key is only checked at
+/// COMMIT, which makes the commit itself fail.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_group_commit_answers_every_caller_with_an_error() {
+    let (db, _guard) = quiet_sqlite_db().await;
+    let gate = Gate::close(&db).await;
+    let innocent = {
+        let db = db.clone();
+        tokio::spawn(async move { db.write(|c| Ok::<_, DbError>(insert_team(c, "innocent")?)).await })
+    };
+    let dangling = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.write(|c| {
+                let DbConn::Sqlite(sqlite) = c else { panic!("SQLite expected") };
+                diesel::sql_query("PRAGMA defer_foreign_keys = ON").execute(sqlite)?;
+                diesel::insert_into(user_skills::table)
+                    .values((user_skills::user_id.eq(4242), user_skills::skill_id.eq(4242), user_skills::level.eq(1)))
+                    .execute(c)?;
+                Ok::<_, DbError>(())
+            })
+            .await
+        })
+    };
+    // The gate's own group committed before; this group's COMMIT fails.
+    let baseline = gate.open_when_queued(&db, 2).await;
+    for result in [innocent.await.unwrap().map(|_| ()), dangling.await.unwrap()] {
+        match result {
+            Err(DbError::Query(diesel::result::Error::DatabaseError(kind, _))) => {
+                assert!(matches!(kind, diesel::result::DatabaseErrorKind::ForeignKeyViolation), "{kind:?}")
+            }
+            other => panic!("expected the commit's foreign key error, got {other:?}"),
+        }
+    }
+    assert_eq!(groups_since(&db, baseline), 1, "both ran in one group");
+    assert_eq!(team_names(&db).await, ["gate"]);
+    db.write(|c| Ok::<_, DbError>(insert_team(c, "later")?)).await.unwrap();
+    assert_eq!(team_names(&db).await, ["gate", "later"]);
+}
+
+/// A write alone is a group of one: it is answered without waiting for
+/// company (no timing asserted, only that it completes on its own).
+#[tokio::test]
+async fn a_lone_write_is_committed_on_its_own() {
+    let (db, _guard) = quiet_sqlite_db().await;
+    db.write(|c| Ok::<_, DbError>(insert_team(c, "alone")?)).await.unwrap();
+    let stats = db.writer_stats().unwrap();
+    assert_eq!((stats.groups, stats.writes, stats.queued), (1, 1, 0));
+    assert_eq!(team_names(&db).await, ["alone"]);
+}
+
+#[tokio::test]
+async fn postgres_has_no_single_writer() {
+    let Some((url, _guard)) = fresh_database(Backend::Postgres) else { return };
+    let db = Db::connect(&url, &DbOptions::default()).expect("connect");
+    assert!(db.writer_stats().is_none());
+    assert_eq!(DbOptions::default().synchronous, taskpulse::db::Synchronous::Full, "FULL stays the default");
+}

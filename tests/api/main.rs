@@ -7,6 +7,7 @@ mod access;
 mod auth;
 mod basics;
 mod browser;
+mod browser_live;
 mod cli;
 mod database;
 mod fixtures;
