@@ -12,4 +12,5 @@ mod cli;
 mod database;
 mod fixtures;
 mod ops;
+mod task_pages;
 mod tasks_api;
