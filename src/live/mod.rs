@@ -214,6 +214,15 @@ impl Hub {
         }
     }
 
+    /// The distinct browser sessions behind open sockets.
+    pub fn session_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> =
+            self.lock().values().filter(|r| !r.session_id.is_empty()).map(|r| r.session_id.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// Number of open sockets.
     pub fn connection_count(&self) -> usize {
         self.lock().len()

@@ -1,0 +1,294 @@
+//! The task pages and the live socket: My tasks and its progress form, the
+//! assign and edit forms (every error at once, input kept, reassignment in
+//! the trail), status changes, the detail page's access rules, the monitor's
+//! scope, and what each viewer's WebSocket does and does not receive.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use taskpulse::db::DbError;
+use taskpulse::domain::role::Role;
+use taskpulse::services::{RequestMeta, auth};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::both_backends;
+use crate::fixtures::{TaskSpec, create_task, task, trail, user_in_team};
+use crate::helpers::{TestApp, TestUser, count_of, text_of};
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the live socket of a page as `user` (a fresh session).
+async fn open_socket(app: &TestApp, user: &TestUser, query: &str) -> Socket {
+    let session = auth::login(&app.db, &user.username, &user.password, app.settings.session, RequestMeta::default())
+        .await
+        .expect("session");
+    let url = format!("ws://127.0.0.1:{}/ws?{query}", app.port);
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert("Cookie", format!("tp_session={}", session.cookie).parse().expect("cookie"));
+    request.headers_mut().insert("Origin", app.address.parse().expect("origin"));
+    tokio_tungstenite::connect_async(request).await.expect("socket opens").0
+}
+
+/// Text messages received within `wait` (bounded).
+async fn messages_within(socket: &mut Socket, wait: Duration) -> Vec<String> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        if let Message::Text(text) = message {
+            out.push(text.to_string());
+        }
+    }
+    out
+}
+
+/// Waits (bounded) for a message containing `needle`.
+async fn wait_for(socket: &mut Socket, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) if text.contains(needle) => return text.to_string(),
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no message with {needle:?} within 5 s: {other:?}"),
+        }
+    }
+}
+
+async fn api_progress(app: &TestApp, user: &TestUser, task_id: i64, value: i64) {
+    let token = app.token_for(user).await;
+    let response = reqwest::Client::new()
+        .post(app.url(&format!("/api/task/{task_id}/progress/")))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "progress_percentage": value }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200, "progress update accepted");
+}
+
+both_backends! {
+    async fn my_tasks_lists_own_tasks_and_the_form_updates_progress(app: TestApp) {
+        let admin = app.create_user("pm-admin", Role::Admin).await;
+        let ann = app.create_user("ann", Role::Employee).await;
+        let bob = app.create_user("bob", Role::Employee).await;
+        let mine = create_task(&app, &admin, TaskSpec::new("Write the report", &[&ann])).await;
+        let other = create_task(&app, &admin, TaskSpec::new("Bob's secret", &[&bob])).await;
+
+        let mut browser = app.browser_for(&ann).await;
+        let (status, page) = browser.page("/tasks").await;
+        assert_eq!(status, 200);
+        assert_eq!(count_of(&page, &format!("#mine-{mine}")), 1, "own task listed");
+        assert_eq!(count_of(&page, &format!("#mine-{other}")), 0, "another's task not listed");
+        assert_eq!(count_of(&page, &format!("#mine-{mine} form.progress-form button[value='75']")), 1, "quick buttons");
+        assert!(text_of(&page, ".occ-label").is_some(), "own occupancy shown");
+
+        // A plain form post: quick button 50 %, redirected back with a message.
+        let response = browser
+            .post_form(&format!("/tasks/{mine}/progress"), &[("progress", "10"), ("progress_quick", "50"), ("notes", "halfway"), ("version", "1")])
+            .await;
+        assert_eq!(response.status(), 303);
+        let stored = task(&app, mine).await;
+        assert_eq!((stored.progress, stored.status.as_str()), (50, "IN_PROGRESS"));
+        let rows = trail(&app, mine).await;
+        assert_eq!(rows.len(), 2, "creation + one update");
+        assert_eq!((rows[1].previous_progress, rows[1].new_progress, rows[1].notes.as_str()), (0, 50, "halfway"));
+
+        // The same stale version again: "changed meanwhile", nothing written.
+        let response = browser.post_form(&format!("/tasks/{mine}/progress"), &[("progress", "60"), ("version", "1")]).await;
+        assert_eq!(response.status(), 303);
+        let (_, page) = browser.page("/tasks").await;
+        assert!(text_of(&page, ".flash-error").unwrap_or_default().contains("changed meanwhile"), "stale version reported");
+        assert_eq!(trail(&app, mine).await.len(), 2, "nothing written for a stale version");
+
+        // The page script's JSON variant, with an idempotency key replayed.
+        let send = |key: &'static str| {
+            browser
+                .client
+                .post(app.url(&format!("/tasks/{mine}/progress")))
+                .header("Origin", &app.address)
+                .header("Accept", "application/json")
+                .header("X-CSRF-Token", &browser.csrf)
+                .form(&[("progress", "80"), ("idempotency_key", key)])
+                .send()
+        };
+        let first: serde_json::Value = send("key-1").await.expect("POST").json().await.expect("JSON");
+        let again: serde_json::Value = send("key-1").await.expect("POST").json().await.expect("JSON");
+        assert_eq!(first["new_progress"], 80);
+        assert!(first["state_html"].as_str().unwrap_or_default().contains(&format!("id=\"state-{mine}\"")));
+        assert_eq!(again["replayed"], true, "the replay is answered from the first result");
+        assert_eq!(trail(&app, mine).await.len(), 3, "one row for the keyed update");
+
+        // Bad input and a foreign task: a clear error, nothing written.
+        let bad = browser.client.post(app.url(&format!("/tasks/{mine}/progress"))).header("Origin", &app.address)
+            .header("Accept", "application/json").header("X-CSRF-Token", &browser.csrf)
+            .form(&[("progress", "abc")]).send().await.expect("POST");
+        assert_eq!(bad.status(), 422);
+        let foreign = browser.client.post(app.url(&format!("/tasks/{other}/progress"))).header("Origin", &app.address)
+            .header("Accept", "application/json").header("X-CSRF-Token", &browser.csrf)
+            .form(&[("progress", "30")]).send().await.expect("POST");
+        assert_eq!(foreign.status(), 404, "a foreign task does not exist for ann");
+        assert_eq!(trail(&app, other).await.len(), 1);
+        assert_eq!(trail(&app, mine).await.len(), 3);
+    }
+
+    async fn the_assign_form_shows_every_error_keeps_input_and_creates(app: TestApp) {
+        let admin = app.create_user("assigner", Role::Admin).await;
+        let ann = app.create_user("ann", Role::Employee).await;
+        let mut browser = app.browser_for(&admin).await;
+        let (status, _) = browser.page("/tasks/new").await;
+        assert_eq!(status, 200);
+
+        let response = browser
+            .post_form("/tasks/new", &[("title", ""), ("description", "Keep me"), ("priority", "SOMEDAY"), ("difficulty", "11"), ("estimated_hours", "-1"), ("due", "2001-01-01T10:00")])
+            .await;
+        assert_eq!(response.status(), 422);
+        let page = scraper::Html::parse_document(&response.text().await.expect("body"));
+        for field in ["title", "priority", "difficulty", "estimated_hours", "due", "assignees"] {
+            assert_eq!(count_of(&page, &format!("#{field}-error")), 1, "error shown for {field}");
+        }
+        assert_eq!(text_of(&page, "#description").as_deref(), Some("Keep me"), "typed input kept");
+        assert_eq!(crate::fixtures::written(&app).await.tasks.len(), 0, "nothing created");
+
+        let ann_id = ann.id.to_string();
+        let response = browser
+            .post_form("/tasks/new", &[("title", "Ship it"), ("priority", "HIGH"), ("difficulty", "3"), ("estimated_hours", "2.5"), ("due", "2099-01-01T10:00"), ("assignees", &ann_id)])
+            .await;
+        assert_eq!(response.status(), 303);
+        let location = response.headers()["location"].to_str().expect("location").to_string();
+        let id: i64 = location.trim_start_matches("/tasks/").parse().expect("task id");
+        let stored = task(&app, id).await;
+        assert_eq!((stored.title.as_str(), stored.priority.as_str(), stored.difficulty), ("Ship it", "HIGH", 3));
+        let rows = trail(&app, id).await;
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].notes.contains("ann Person"), "creation recorded with the assignee: {:?}", rows[0].notes);
+    }
+
+    async fn editing_reassigns_with_a_trail_row_and_moves_access(app: TestApp) {
+        let manager = app.create_user("mgr", Role::Manager).await;
+        let ann = app.create_user("ann", Role::Employee).await;
+        let bob = app.create_user("bob", Role::Employee).await;
+        let id = create_task(&app, &manager, TaskSpec::new("Move me", &[&ann])).await;
+        let mut browser = app.browser_for(&manager).await;
+        let (status, _) = browser.page(&format!("/tasks/{id}/edit")).await;
+        assert_eq!(status, 200);
+        let bob_id = bob.id.to_string();
+        let response = browser
+            .post_form(&format!("/tasks/{id}/edit"), &[("title", "Moved"), ("priority", "URGENT"), ("difficulty", "5"), ("estimated_hours", "4"), ("assignees", &bob_id), ("version", "1")])
+            .await;
+        assert_eq!(response.status(), 303);
+        let rows = trail(&app, id).await;
+        assert_eq!(rows.len(), 2);
+        assert!(rows[1].notes.contains("Reassigned") && rows[1].notes.contains("+bob Person") && rows[1].notes.contains("−ann Person"), "{:?}", rows[1].notes);
+        assert!(rows[1].notes.contains("title") && rows[1].notes.contains("priority"), "{:?}", rows[1].notes);
+
+        let mut ann_browser = app.browser_for(&ann).await;
+        assert_eq!(ann_browser.page(&format!("/tasks/{id}")).await.0, 404, "the old assignee no longer sees it");
+        let mut bob_browser = app.browser_for(&bob).await;
+        assert_eq!(bob_browser.page(&format!("/tasks/{id}")).await.0, 200, "the new assignee sees it");
+
+        // A stale version of the edit form is refused, nothing written.
+        let response = browser
+            .post_form(&format!("/tasks/{id}/edit"), &[("title", "Again"), ("priority", "LOW"), ("assignees", &bob_id), ("version", "1")])
+            .await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(task(&app, id).await.title, "Moved");
+        assert_eq!(trail(&app, id).await.len(), 2);
+    }
+
+    async fn status_changes_are_for_admins_and_managers_and_recorded(app: TestApp) {
+        let admin = app.create_user("boss", Role::Admin).await;
+        let ann = app.create_user("ann", Role::Employee).await;
+        let id = create_task(&app, &admin, TaskSpec::new("Park me", &[&ann])).await;
+        let ann_browser = app.browser_for(&ann).await;
+        let denied = ann_browser.post_form(&format!("/tasks/{id}/status"), &[("status", "ON_HOLD")]).await;
+        assert_eq!(denied.status(), 403);
+
+        let browser = app.browser_for(&admin).await;
+        let bogus = browser.post_form(&format!("/tasks/{id}/status"), &[("status", "DONE")]).await;
+        assert_eq!(bogus.status(), 303, "a derived status cannot be set by hand (message shown)");
+        assert_eq!(task(&app, id).await.status, "PENDING");
+        let unknown = browser.post_form(&format!("/tasks/{id}/status"), &[("status", "SOMEDAY")]).await;
+        assert_eq!(unknown.status(), 303, "an unknown status is refused with a message");
+        assert_eq!(trail(&app, id).await.len(), 1, "refusals write nothing");
+        let response = browser.post_form(&format!("/tasks/{id}/status"), &[("status", "ON_HOLD"), ("notes", "waiting")]).await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(task(&app, id).await.status, "ON_HOLD");
+        let resumed = browser.post_form(&format!("/tasks/{id}/status"), &[("status", "IN_PROGRESS")]).await;
+        assert_eq!(resumed.status(), 303);
+        assert_eq!(task(&app, id).await.status, "PENDING", "resuming follows progress (0 %)");
+
+        // Done, then reopened by the admin through a progress update.
+        api_progress(&app, &ann, id, 100).await;
+        assert_eq!(task(&app, id).await.status, "DONE");
+        api_progress(&app, &admin, id, 60).await;
+        let stored = task(&app, id).await;
+        assert_eq!((stored.status.as_str(), stored.completed_at), ("IN_PROGRESS", None), "reopened");
+        let rows = trail(&app, id).await;
+        let statuses: Vec<(&str, &str)> = rows.iter().map(|r| (r.previous_status.as_str(), r.new_status.as_str())).collect();
+        assert_eq!(statuses[1..], [("PENDING", "ON_HOLD"), ("ON_HOLD", "PENDING"), ("PENDING", "DONE"), ("DONE", "IN_PROGRESS")]);
+    }
+
+    async fn the_monitor_is_scoped_and_filtered_in_the_url(app: TestApp) {
+        let admin = app.create_user("watcher", Role::Admin).await;
+        let lead = user_in_team(&app, "lead-a", Role::Lead, Some("Alpha")).await;
+        let alpha = user_in_team(&app, "alpha-1", Role::Employee, Some("Alpha")).await;
+        let beta = user_in_team(&app, "beta-1", Role::Employee, Some("Beta")).await;
+        let a = create_task(&app, &admin, TaskSpec::new("Alpha work", &[&alpha]).priority("HIGH")).await;
+        let b = create_task(&app, &admin, TaskSpec::new("Beta work", &[&beta]).priority("LOW")).await;
+
+        let mut admin_browser = app.browser_for(&admin).await;
+        let (_, page) = admin_browser.page("/monitor").await;
+        assert_eq!(count_of(&page, ".task-card"), 2);
+        assert_eq!(text_of(&page, "[data-count=total]").as_deref(), Some("2"));
+        let (_, page) = admin_browser.page("/monitor?priority=HIGH").await;
+        assert_eq!((count_of(&page, &format!("#mon-{a}")), count_of(&page, &format!("#mon-{b}"))), (1, 0));
+        assert_eq!(count_of(&page, "#f-priority option[value=HIGH][selected]"), 1, "filter kept in the form");
+
+        let mut lead_browser = app.browser_for(&lead).await;
+        let (_, page) = lead_browser.page("/monitor").await;
+        assert_eq!((count_of(&page, &format!("#mon-{a}")), count_of(&page, &format!("#mon-{b}"))), (1, 0), "a lead sees the team");
+        assert_eq!(lead_browser.page(&format!("/tasks/{b}")).await.0, 404, "another team's task does not exist for the lead");
+        assert_eq!(lead_browser.page(&format!("/tasks/{a}")).await.0, 200);
+    }
+
+    async fn sockets_push_changes_only_to_viewers_allowed_to_see_them(app: TestApp) {
+        let admin = app.create_user("live-admin", Role::Admin).await;
+        let ann = app.create_user("ann", Role::Employee).await;
+        let bob = app.create_user("bob", Role::Employee).await;
+        let ann_task = create_task(&app, &admin, TaskSpec::new("Ann's", &[&ann])).await;
+        let bob_task = create_task(&app, &admin, TaskSpec::new("Bob's", &[&bob])).await;
+
+        let mut monitor = open_socket(&app, &admin, "view=monitor&since=999999").await;
+        wait_for(&mut monitor, "id=\"monitor-grid\"").await;
+        let mut ann_page = open_socket(&app, &ann, "view=mine&since=999999").await;
+        wait_for(&mut ann_page, "id=\"my-tasks\"").await;
+
+        api_progress(&app, &bob, bob_task, 40).await;
+        let pushed = wait_for(&mut monitor, &format!("id=\"mon-{bob_task}\"")).await;
+        assert!(pushed.contains("40%") && pushed.contains("IN_PROGRESS"), "the monitor gets the new state");
+        let leaked = messages_within(&mut ann_page, Duration::from_millis(700)).await;
+        assert!(leaked.iter().all(|m| !m.contains(&format!("-{bob_task}\"")) && !m.contains("Bob's")), "ann receives nothing about bob's task: {leaked:?}");
+
+        api_progress(&app, &ann, ann_task, 75).await;
+        let pushed = wait_for(&mut ann_page, &format!("id=\"state-{ann_task}\"")).await;
+        assert!(pushed.contains("75%"), "ann's page gets her task's new state");
+
+        // Presence: the sockets made ann ACTIVE; closing hers makes her OFFLINE.
+        drop(ann_page);
+        let ann_id = ann.id;
+        let mut history = Vec::new();
+        for _ in 0..100 {
+            history = app
+                .db
+                .read(move |c| Ok::<_, DbError>(taskpulse::store::presence::history(c, ann_id)?))
+                .await
+                .expect("presence history");
+            if history.last().is_some_and(|(s, _)| s == "OFFLINE") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let states: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(states, ["ACTIVE", "OFFLINE"], "presence transitions stored");
+    }
+}
