@@ -152,6 +152,23 @@ pub fn start(state: Arc<AppState>) {
             hub.sweep();
         }
     });
+    // Sessions ended elsewhere (another instance, expiry) close their
+    // sockets within seconds: one check per distinct session, not per socket.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RECHECK);
+        loop {
+            tick.tick().await;
+            for session_id in state.hub.session_ids() {
+                match auth::session_by_id(&state.db, session_id.clone(), state.settings.session).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        state.hub.disconnect_session(&session_id);
+                    }
+                    Err(err) => tracing::warn!(error = %err, "could not re-check a socket's session"),
+                }
+            }
+        }
+    });
 }
 
 async fn render_task(state: &AppState, task_id: i64) -> Option<Update> {
@@ -414,7 +431,7 @@ async fn serve_page(
     stale: bool,
 ) {
     let mut stream = stream.max_frame_size(64 * 1024);
-    let (conn_id, mut kicked) = state.hub.register(page.actor.id, session_id.clone());
+    let (conn_id, mut kicked) = state.hub.register(page.actor.id, session_id);
     let first = if stale { page.resync(&state).await.map(Some) } else { page.learn_shown(&state).await.map(|()| None) };
     let mut alive = match first {
         Ok(Some(html)) => ws.text(html).await.is_ok(),
@@ -425,7 +442,6 @@ async fn serve_page(
         }
     };
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    let mut recheck = tokio::time::interval(RECHECK);
     let mut counters = tokio::time::interval(COUNTER_TICK);
     let mut last_heard = Instant::now();
     let reason = loop {
@@ -434,13 +450,6 @@ async fn serve_page(
         }
         tokio::select! {
             _ = &mut kicked => break session_ended(),
-            _ = recheck.tick() => {
-                match auth::session_by_id(&state.db, session_id.clone(), state.settings.session).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => break session_ended(),
-                    Err(err) => tracing::warn!(error = %err, "could not re-check a socket's session"),
-                }
-            }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > HEARTBEAT * 3 {
                     break Some(CloseReason { code: CloseCode::Away, description: Some("no heartbeat".into()) });
