@@ -360,7 +360,10 @@ async fn page_times(http: &reqwest::Client, url: &str) -> anyhow::Result<(Durati
 async fn fan_out(server: &Server, seed: &Seed) -> anyhow::Result<()> {
     let (admin, cookie) = sign_in(&server.base, "admin").await?;
     let page = admin.get(format!("{}/monitor", server.base)).send().await?.text().await?;
-    let ws_path = between(&page, "ws-connect=\"", "\"").ok_or_else(|| anyhow::anyhow!("no ws-connect"))?;
+    let mut ws_path = between(&page, "ws-connect=\"", "\"").ok_or_else(|| anyhow::anyhow!("no ws-connect"))?;
+    if let Ok(view) = std::env::var("BENCH_VIEW") {
+        ws_path = ws_path.replace("view=monitor", &format!("view={view}"));
+    }
     let task: i64 = between(&page, "id=\"mon-", "\"").and_then(|v| v.parse().ok()).unwrap_or(1);
     let rss_before = rss_mib(server.pid());
     let ws_url = format!("{}{}", server.base.replace("http://", "ws://"), ws_path);
@@ -468,6 +471,12 @@ async fn pages(tasks: usize) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     println!("Taskpulse benchmark (SQLite, 127.0.0.1, {CLIENTS} HTTP clients, {LOAD_SECS} s per load phase)\n");
 
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("fanout") {
+        let dir = tempfile::tempdir()?;
+        let seed = seed(dir.path(), 1_000).await?;
+        let server = Server::start(dir.path(), "full").await?;
+        return fan_out(&server, &seed).await;
+    }
     println!("Progress updates over HTTP ({CLIENTS} concurrent clients, 1,000 tasks)");
     let mut rates = Vec::new();
     let mut normal_dir = None;
