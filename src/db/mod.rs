@@ -78,6 +78,10 @@ struct Inner {
     backend: Backend,
     pool: r2d2::Pool<Manager>,
     writer: Option<writer::Writer>,
+    /// One permit per pooled connection: callers queue here (cheaply, on the
+    /// executor) instead of each taking a blocking thread to wait for a
+    /// connection, which under a burst grew hundreds of threads.
+    permits: tokio::sync::Semaphore,
 }
 
 type DbPool = r2d2::Pool<Manager>;
@@ -100,7 +104,8 @@ impl Db {
             Backend::Sqlite => Some(writer::Writer::start(manager)?),
             Backend::Postgres => None,
         };
-        Ok(Db { inner: Arc::new(Inner { backend, pool, writer }) })
+        let permits = tokio::sync::Semaphore::new(options.pool_size.max(1) as usize);
+        Ok(Db { inner: Arc::new(Inner { backend, pool, writer, permits }) })
     }
 
     /// The backend in use.
@@ -115,6 +120,7 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let _permit = self.inner.permits.acquire().await.map_err(|e| E::from(DbError::Task(e.to_string())))?;
         let pool = self.inner.pool.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
@@ -140,6 +146,8 @@ impl Db {
         match &self.inner.writer {
             Some(writer) => writer.submit(f).await,
             None => {
+                let _permit =
+                    self.inner.permits.acquire().await.map_err(|e| E::from(DbError::Task(e.to_string())))?;
                 let pool = self.inner.pool.clone();
                 let span = tracing::Span::current();
                 tokio::task::spawn_blocking(move || {

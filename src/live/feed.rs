@@ -39,6 +39,10 @@ pub struct TaskUpdate {
     pub state_html: String,
     /// The same change for API clients.
     pub json: String,
+    /// Refreshed counters over all tasks, on the last update of a batch
+    /// (unfiltered admin and manager monitors append them to the card, so
+    /// one frame carries both).
+    pub all_counters: Option<String>,
 }
 
 /// A presence change, rendered once.
@@ -112,17 +116,8 @@ pub fn start(state: Arc<AppState>) {
     let mut events = state.bus.subscribe();
     let renderer = state.clone();
     tokio::spawn(async move {
-        loop {
-            let update = match events.recv().await {
-                Ok(LiveEvent::TaskChanged { task_id }) => render_task(&renderer, task_id).await,
-                Ok(LiveEvent::PresenceChanged { user_id }) => render_presence(&renderer, user_id).await,
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "live renderer fell behind; resyncing every page");
-                    Some(Update::Resync)
-                }
-                Err(RecvError::Closed) => break,
-            };
-            if let Some(update) = update {
+        while let Some(batch) = next_batch(&mut events).await {
+            for update in render_batch(&renderer, batch).await {
                 let _ = renderer.feed.updates.send(update);
             }
         }
@@ -171,7 +166,78 @@ pub fn start(state: Arc<AppState>) {
     });
 }
 
-async fn render_task(state: &AppState, task_id: i64) -> Option<Update> {
+/// Events waiting together: each task and person once, in order.
+#[derive(Debug, Default)]
+struct Batch {
+    tasks: Vec<i64>,
+    people: Vec<i64>,
+    missed: bool,
+}
+
+/// Most events rendered in one batch.
+const MAX_BATCH: usize = 512;
+
+fn add_to_batch(batch: &mut Batch, event: Result<LiveEvent, RecvError>) {
+    match event {
+        Ok(LiveEvent::TaskChanged { task_id }) if !batch.tasks.contains(&task_id) => batch.tasks.push(task_id),
+        Ok(LiveEvent::PresenceChanged { user_id }) if !batch.people.contains(&user_id) => batch.people.push(user_id),
+        Ok(_) | Err(RecvError::Closed) => {}
+        Err(RecvError::Lagged(missed)) => {
+            tracing::warn!(missed, "live renderer fell behind; resyncing every page");
+            batch.missed = true;
+        }
+    }
+}
+
+/// Waits for the next event and takes whatever else is already queued, so
+/// a burst of changes to one task is rendered once. `None`: the bus closed.
+async fn next_batch(events: &mut broadcast::Receiver<LiveEvent>) -> Option<Batch> {
+    let mut batch = Batch::default();
+    match events.recv().await {
+        Err(RecvError::Closed) => return None,
+        first => add_to_batch(&mut batch, first),
+    }
+    for _ in 0..MAX_BATCH {
+        match events.try_recv() {
+            Ok(event) => add_to_batch(&mut batch, Ok(event)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => add_to_batch(&mut batch, Err(RecvError::Lagged(n))),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// Renders a batch: each changed task once (the last one carrying the
+/// refreshed all-task counters), then each presence change.
+async fn render_batch(state: &AppState, batch: Batch) -> Vec<Update> {
+    if batch.missed {
+        return vec![Update::Resync];
+    }
+    let mut out = Vec::new();
+    let mut tasks = Vec::new();
+    for task_id in batch.tasks {
+        match render_task(state, task_id).await {
+            Some(Ok(update)) => tasks.push(update),
+            Some(Err(())) => return vec![Update::Resync],
+            None => {}
+        }
+    }
+    if let Some(last) = tasks.last_mut() {
+        match task_views::all_counters(&state.db).await {
+            Ok(counters) => last.all_counters = Some(partials::counters(&counters, true)),
+            Err(err) => tracing::warn!(error = %err, "could not count tasks for the live feed"),
+        }
+    }
+    out.extend(tasks.into_iter().map(|t| Update::Task(Arc::new(t))));
+    for user_id in batch.people {
+        out.extend(render_presence(state, user_id).await);
+    }
+    out
+}
+
+/// A changed task's fragments (`None`: it no longer exists; `Err`: the
+/// database failed, pages must resync).
+async fn render_task(state: &AppState, task_id: i64) -> Option<Result<TaskUpdate, ()>> {
     let hub = state.hub.clone();
     let card = state.db.read(move |conn| task_views::card_for_feed(conn, &hub, task_id)).await;
     let card = match card {
@@ -179,19 +245,20 @@ async fn render_task(state: &AppState, task_id: i64) -> Option<Update> {
         Ok(None) => return None,
         Err(err) => {
             tracing::warn!(error = %err, task_id, "could not load a changed task for the live feed");
-            return Some(Update::Resync);
+            return Some(Err(()));
         }
     };
     let mut short = card.clone();
     short.recent.truncate(3);
     let json = serde_json::json!({ "type": "task", "task": crate::api::tasks::task_json(card.clone(), true) });
-    Some(Update::Task(Arc::new(TaskUpdate {
+    Some(Ok(TaskUpdate {
         monitor_html: partials::monitor_card(&card, Some("true")),
         monitor_new_html: partials::monitor_card(&card, Some("afterbegin:#monitor-grid")),
         state_html: partials::task_state(&short, true),
         json: json.to_string(),
+        all_counters: None,
         card,
-    })))
+    }))
 }
 
 async fn render_presence(state: &AppState, user_id: i64) -> Option<Update> {
@@ -298,15 +365,28 @@ impl Page {
                     }
                     return String::new();
                 }
-                self.counters_dirty = true;
-                if shown {
-                    update.monitor_html.clone()
+                let global = matches!(self.actor.role, Role::Admin | Role::Manager)
+                    && filters.priority.is_none()
+                    && filters.team.is_none()
+                    && filters.project.is_none()
+                    && filters.assignee.is_none();
+                let counters = match (&update.all_counters, global) {
+                    (Some(html), true) => html.as_str(),
+                    (None, true) => "",
+                    (_, false) => {
+                        self.counters_dirty = true;
+                        ""
+                    }
+                };
+                let card = if shown {
+                    update.monitor_html.as_str()
                 } else if filters.page == 1 && matches(filters, &update.card) {
                     self.shown.insert(id);
-                    update.monitor_new_html.clone()
+                    update.monitor_new_html.as_str()
                 } else {
-                    String::new()
-                }
+                    ""
+                };
+                format!("{card}{counters}")
             }
             View::Detail { task_id } if *task_id == id && allowed => update.state_html.clone(),
             View::Detail { .. } | View::Other => String::new(),

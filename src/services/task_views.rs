@@ -160,6 +160,26 @@ impl MonitorPage {
     }
 }
 
+/// Counters over every task matching a filter (its status filter aside).
+fn counters_of(conn: &mut DbConn, filter: &TaskFilter) -> Result<Counters, ServiceError> {
+    let (by_status, overdue) = task_views::counters(conn, filter, now())?;
+    let get = |s: &str| by_status.get(s).copied().unwrap_or(0);
+    Ok(Counters {
+        total: by_status.values().sum(),
+        pending: get("PENDING"),
+        in_progress: get("IN_PROGRESS"),
+        on_hold: get("ON_HOLD"),
+        done: get("DONE"),
+        cancelled: get("CANCELLED"),
+        overdue,
+    })
+}
+
+/// Counters over all tasks (what an unfiltered admin or manager monitor shows).
+pub async fn all_counters(db: &Db) -> Result<Counters, ServiceError> {
+    db.read(|conn| counters_of(conn, &TaskFilter::default())).await
+}
+
 /// Restricts a filter to what the actor may see: everything for admins and
 /// managers, the team (and own tasks) for a lead, own tasks for employees.
 pub fn scoped(actor: &Actor, mut filter: TaskFilter) -> TaskFilter {
@@ -185,20 +205,14 @@ pub async fn monitor(
     let per_page = per_page.clamp(1, 200);
     let hub = hub.clone();
     db.read(move |conn| {
-        let (by_status, overdue) = task_views::counters(conn, &filter, now())?;
-        let get = |s: &str| by_status.get(s).copied().unwrap_or(0);
-        let counters = Counters {
-            total: by_status.values().sum(),
-            pending: get("PENDING"),
-            in_progress: get("IN_PROGRESS"),
-            on_hold: get("ON_HOLD"),
-            done: get("DONE"),
-            cancelled: get("CANCELLED"),
-            overdue,
-        };
-        let matching = match &filter.status {
-            Some(status) => get(status),
-            None => counters.total,
+        let counters = counters_of(conn, &filter)?;
+        let matching = match filter.status.as_deref() {
+            Some("PENDING") => counters.pending,
+            Some("IN_PROGRESS") => counters.in_progress,
+            Some("ON_HOLD") => counters.on_hold,
+            Some("DONE") => counters.done,
+            Some("CANCELLED") => counters.cancelled,
+            _ => counters.total,
         };
         let tasks = task_views::page(conn, &filter, per_page, (page - 1) * per_page)?;
         Ok(MonitorPage { cards: cards(conn, &hub, tasks, 5)?, counters, matching, page, per_page })
