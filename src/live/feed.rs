@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
+use bytestring::ByteString;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Mutex as AsyncMutex, broadcast};
@@ -33,6 +34,13 @@ pub struct TaskUpdate {
     pub card: TaskCard,
     /// Monitor card, swapped in place.
     pub monitor_html: String,
+    /// The same as a ready frame (shared by every socket, never copied).
+    pub card_frame: ByteString,
+    /// The card followed by the all-task counters when this update carries
+    /// them (else the card alone).
+    pub card_counters_frame: ByteString,
+    /// The live state block as a ready frame.
+    pub state_frame: ByteString,
     /// Monitor card, inserted at the top of the grid.
     pub monitor_new_html: String,
     /// The live state block of My tasks and the detail page.
@@ -53,7 +61,7 @@ pub struct PresenceUpdate {
     /// Their team.
     pub team_id: Option<i64>,
     /// Every indicator of this person, swapped.
-    pub html: String,
+    pub html: ByteString,
     /// For API clients.
     pub json: String,
 }
@@ -224,7 +232,11 @@ async fn render_batch(state: &AppState, batch: Batch) -> Vec<Update> {
     }
     if let Some(last) = tasks.last_mut() {
         match task_views::all_counters(&state.db).await {
-            Ok(counters) => last.all_counters = Some(partials::counters(&counters, true)),
+            Ok(counters) => {
+                let html = partials::counters(&counters, true);
+                last.card_counters_frame = ByteString::from(format!("{}{html}", last.monitor_html));
+                last.all_counters = Some(html);
+            }
             Err(err) => tracing::warn!(error = %err, "could not count tasks for the live feed"),
         }
     }
@@ -251,10 +263,15 @@ async fn render_task(state: &AppState, task_id: i64) -> Option<Result<TaskUpdate
     let mut short = card.clone();
     short.recent.truncate(3);
     let json = serde_json::json!({ "type": "task", "task": crate::api::tasks::task_json(card.clone(), true) });
+    let monitor_html = partials::monitor_card(&card, Some("true"));
+    let state_html = partials::task_state(&short, true);
     Some(Ok(TaskUpdate {
-        monitor_html: partials::monitor_card(&card, Some("true")),
+        card_frame: ByteString::from(monitor_html.clone()),
+        card_counters_frame: ByteString::from(monitor_html.clone()),
+        state_frame: ByteString::from(state_html.clone()),
+        monitor_html,
         monitor_new_html: partials::monitor_card(&card, Some("afterbegin:#monitor-grid")),
-        state_html: partials::task_state(&short, true),
+        state_html,
         json: json.to_string(),
         all_counters: None,
         card,
@@ -272,7 +289,7 @@ async fn render_presence(state: &AppState, user_id: i64) -> Option<Update> {
     Some(Update::Presence(Arc::new(PresenceUpdate {
         user_id,
         team_id,
-        html: partials::occupancy(user_id, occupancy, true),
+        html: partials::occupancy(user_id, occupancy, true).into(),
         json: json.to_string(),
     })))
 }
@@ -295,18 +312,28 @@ enum View {
 #[derive(Debug, Default, Deserialize)]
 pub struct SocketQuery {
     view: Option<String>,
-    task: Option<i64>,
-    since: Option<u64>,
+    // Read as text: with `flatten`, the query deserializer hands every value
+    // over as a string, so numeric fields would fail to parse.
+    task: Option<String>,
+    since: Option<String>,
     #[serde(flatten)]
     monitor: MonitorQuery,
 }
 
 impl SocketQuery {
+    fn since(&self) -> Option<u64> {
+        self.since.as_deref().and_then(|v| v.parse().ok())
+    }
+
+    fn task(&self) -> Option<i64> {
+        self.task.as_deref().and_then(|v| v.parse().ok())
+    }
+
     fn view(&self) -> View {
         match self.view.as_deref() {
             Some("mine") => View::Mine { status: MonitorFilters::parse(&self.monitor).status },
             Some("monitor") => View::Monitor(MonitorFilters::parse(&self.monitor)),
-            Some("detail") => self.task.map_or(View::Other, |task_id| View::Detail { task_id }),
+            Some("detail") => self.task().map_or(View::Other, |task_id| View::Detail { task_id }),
             _ => View::Other,
         }
     }
@@ -335,8 +362,9 @@ impl Page {
         }
     }
 
-    /// The fragments this page needs for a task change (empty: none).
-    fn task_message(&mut self, update: &TaskUpdate) -> String {
+    /// The frame this page needs for a task change (empty: none). The common
+    /// cases reuse the renderer's shared frames.
+    fn task_message(&mut self, update: &TaskUpdate) -> ByteString {
         let id = update.card.task.id;
         let allowed = may_access(self.viewer(), &update.card.assignee_teams);
         let shown = self.shown.contains(&id);
@@ -345,15 +373,15 @@ impl Page {
                 let mine = update.card.assignee_teams.iter().any(|(user, _)| *user == self.actor.id);
                 let fits = status.as_ref().is_none_or(|s| *s == update.card.task.status);
                 if mine && shown {
-                    update.state_html.clone()
+                    update.state_frame.clone()
                 } else if mine && fits {
                     self.shown.insert(id);
-                    partials::my_card(&update.card, &self.csrf, Some("afterbegin:#my-tasks"))
+                    partials::my_card(&update.card, &self.csrf, Some("afterbegin:#my-tasks")).into()
                 } else if shown {
                     self.shown.remove(&id);
-                    format!(r#"<div id="mine-{id}" hx-swap-oob="delete"></div>"#)
+                    format!(r#"<div id="mine-{id}" hx-swap-oob="delete"></div>"#).into()
                 } else {
-                    String::new()
+                    ByteString::new()
                 }
             }
             View::Monitor(filters) => {
@@ -361,35 +389,34 @@ impl Page {
                     if shown {
                         self.shown.remove(&id);
                         self.counters_dirty = true;
-                        return format!(r#"<div id="mon-{id}" hx-swap-oob="delete"></div>"#);
+                        return format!(r#"<div id="mon-{id}" hx-swap-oob="delete"></div>"#).into();
                     }
-                    return String::new();
+                    return ByteString::new();
                 }
+                // Unfiltered admin and manager monitors show the all-task
+                // counters the update carries; others recount for their scope.
                 let global = matches!(self.actor.role, Role::Admin | Role::Manager)
                     && filters.priority.is_none()
                     && filters.team.is_none()
                     && filters.project.is_none()
                     && filters.assignee.is_none();
-                let counters = match (&update.all_counters, global) {
-                    (Some(html), true) => html.as_str(),
-                    (None, true) => "",
-                    (_, false) => {
-                        self.counters_dirty = true;
-                        ""
-                    }
-                };
-                let card = if shown {
-                    update.monitor_html.as_str()
+                if !global {
+                    self.counters_dirty = true;
+                }
+                let counters = if global { update.all_counters.as_deref().unwrap_or("") } else { "" };
+                if shown {
+                    if global { update.card_counters_frame.clone() } else { update.card_frame.clone() }
                 } else if filters.page == 1 && matches(filters, &update.card) {
                     self.shown.insert(id);
-                    update.monitor_new_html.as_str()
+                    format!("{}{counters}", update.monitor_new_html).into()
+                } else if !counters.is_empty() {
+                    counters.to_string().into()
                 } else {
-                    ""
-                };
-                format!("{card}{counters}")
+                    ByteString::new()
+                }
             }
-            View::Detail { task_id } if *task_id == id && allowed => update.state_html.clone(),
-            View::Detail { .. } | View::Other => String::new(),
+            View::Detail { task_id } if *task_id == id && allowed => update.state_frame.clone(),
+            View::Detail { .. } | View::Other => ByteString::new(),
         }
     }
 
@@ -495,7 +522,7 @@ pub async fn socket(
     // before this point was counted before it, so the page is stale and
     // resynced; any later one arrives on this receiver.
     let updates = state.feed.subscribe();
-    let stale = query.since != Some(state.bus.sequence());
+    let stale = query.since() != Some(state.bus.sequence());
     let state = state.into_inner();
     actix_web::rt::spawn(serve_page(state, ws, stream, page, updates, session_id, stale));
     Ok(response)
@@ -548,9 +575,9 @@ async fn serve_page(
                 let message = match update {
                     Ok(Update::Task(update)) => page.task_message(&update),
                     Ok(Update::Presence(update)) if page.sees_presence(update.user_id, update.team_id) => update.html.clone(),
-                    Ok(Update::Presence(_)) => String::new(),
+                    Ok(Update::Presence(_)) => ByteString::new(),
                     Ok(Update::Resync) | Err(RecvError::Lagged(_)) => {
-                        page.resync(&state).await.unwrap_or_default()
+                        page.resync(&state).await.unwrap_or_default().into()
                     }
                     Err(RecvError::Closed) => break None,
                 };
@@ -644,4 +671,24 @@ pub async fn api_feed(
         let _ = ws.close(None).await;
     });
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_socket_query_reads_view_filters_and_sequence() {
+        let query: SocketQuery = serde_urlencoded::from_str("view=monitor&status=DONE&team=3&page=2&since=5").unwrap();
+        assert_eq!(query.since(), Some(5));
+        assert_eq!(query.task(), None);
+        match query.view() {
+            View::Monitor(filters) => {
+                assert_eq!((filters.status.as_deref(), filters.team, filters.page), (Some("DONE"), Some(3), 2));
+            }
+            other => panic!("expected the monitor view, got {other:?}"),
+        }
+        let query: SocketQuery = serde_urlencoded::from_str("view=detail&task=7&since=x").unwrap();
+        assert_eq!((query.since(), query.task()), (None, Some(7)));
+    }
 }
