@@ -202,22 +202,8 @@ fn apply(
             ChangeError::NotAllowed => ServiceError::Forbidden,
             other => ServiceError::Conflict(other.to_string()),
         })?;
-        let at = now();
-        let completed_at = if transition.completes {
-            Some(at)
-        } else if transition.reopens {
-            None
-        } else {
-            task.completed_at
-        };
-        let change = StateChange {
-            progress: transition.to.progress.value(),
-            status: transition.to.status.as_str().to_string(),
-            completed_at,
-            by: viewer.id,
-            at,
-        };
-        if !tasks::apply_change(conn, task.id, task.version, &change)? {
+        let occupancy = checked.occupancy;
+        if !record_transition(conn, &task, &transition, viewer.id, &checked.notes, occupancy)? {
             // Changed between our read and write (PostgreSQL): a caller who
             // named a version gets the conflict, others retry on the new state.
             if request.expected_version.is_some() {
@@ -226,26 +212,11 @@ fn apply(
             }
             continue;
         }
-        tasks::set_assignment_status(conn, task.id, progress::assignment_status(transition.to.status), completed_at)?;
-        tasks::append_progress(
-            conn,
-            &NewProgress {
-                task_id: task.id,
-                user_id: Some(viewer.id),
-                previous_progress: from.progress.value(),
-                new_progress: change.progress,
-                previous_status: from.status.as_str().to_string(),
-                new_status: change.status.clone(),
-                notes: checked.notes.clone(),
-                occupancy_status: checked.occupancy.map(|o| o.as_str().to_string()),
-                created_at: at,
-            },
-        )?;
         let answer = UpdateAnswer {
             status: "success".into(),
             task_id: task.id,
-            new_progress: change.progress,
-            task_status: change.status,
+            new_progress: transition.to.progress.value(),
+            task_status: transition.to.status.as_str().to_string(),
             version: task.version + 1,
         };
         if let Some(key) = &checked.key {
@@ -257,7 +228,7 @@ fn apply(
                     request_hash: hash.to_string(),
                     response_status: 200,
                     response_body: serde_json::to_string(&answer).map_err(|e| ServiceError::Internal(e.to_string()))?,
-                    created_at: at,
+                    created_at: now(),
                 },
             )?;
         }
