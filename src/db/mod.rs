@@ -146,8 +146,7 @@ impl Db {
         match &self.inner.writer {
             Some(writer) => writer.submit(f).await,
             None => {
-                let _permit =
-                    self.inner.permits.acquire().await.map_err(|e| E::from(DbError::Task(e.to_string())))?;
+                let _permit = self.inner.permits.acquire().await.map_err(|e| E::from(DbError::Task(e.to_string())))?;
                 let pool = self.inner.pool.clone();
                 let span = tracing::Span::current();
                 tokio::task::spawn_blocking(move || {

@@ -24,6 +24,9 @@ pub struct MyCard<'a> {
     pub card: &'a TaskCard,
     /// The viewer's CSRF token for the form.
     pub csrf: &'a str,
+    /// A fresh idempotency key: a form sent twice (double click, resubmit
+    /// after a timeout) is applied once.
+    pub idem_key: String,
     /// Out-of-band swap mode for live updates.
     pub oob: Option<&'a str>,
 }
@@ -92,7 +95,7 @@ pub fn monitor_card(card: &TaskCard, oob: Option<&str>) -> String {
 
 /// Renders an employee card.
 pub fn my_card(card: &TaskCard, csrf: &str, oob: Option<&str>) -> String {
-    render(&MyCard { card, csrf, oob })
+    render(&MyCard { card, csrf, oob, idem_key: crate::security::random_hex(16) })
 }
 
 /// Renders the counters.

@@ -292,3 +292,70 @@ both_backends! {
         assert_eq!(states, ["ACTIVE", "OFFLINE"], "presence transitions stored");
     }
 }
+
+/// Strings that must never reach a page, fragment or frame unescaped.
+const HOSTILE: &str = r#"<script>alert("x")</script><img src=x onerror=alert(1)>"#;
+
+fn assert_escaped(what: &str, body: &str) {
+    assert!(!body.contains("<script>alert"), "{what}: raw script tag in {body}");
+    assert!(!body.contains("<img src=x"), "{what}: raw img tag");
+    assert!(body.contains("&lt;script&gt;") || body.contains("&#60;script&#62;"), "{what}: the escaped text is shown");
+}
+
+both_backends! {
+    async fn hostile_strings_are_escaped_in_pages_fragments_and_frames(app: TestApp) {
+        let admin = app.create_user("esc-admin", Role::Admin).await;
+        let ann = app.create_user("ann", Role::Employee).await;
+        let id = create_task(&app, &admin, TaskSpec::new(HOSTILE, &[&ann])).await;
+        let mut monitor = open_socket(&app, &admin, "view=monitor&since=999999").await;
+        let resync = wait_for(&mut monitor, "id=\"monitor-grid\"").await;
+        assert_escaped("monitor resync frame", &resync);
+
+        let token = app.token_for(&ann).await;
+        let response = reqwest::Client::new()
+            .post(app.url(&format!("/api/task/{id}/progress/")))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "progress_percentage": 30, "notes": HOSTILE }))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), 200);
+        let frame = wait_for(&mut monitor, &format!("id=\"mon-{id}\"")).await;
+        assert_escaped("live card frame", &frame);
+
+        let browser = app.browser_for(&admin).await;
+        for path in ["/monitor".to_string(), format!("/tasks/{id}"), format!("/tasks/{id}/edit")] {
+            let body = browser.get(&path).await.text().await.expect("body");
+            assert_escaped(&path, &body);
+        }
+        let ann_browser = app.browser_for(&ann).await;
+        let body = ann_browser.get("/tasks").await.text().await.expect("body");
+        assert_escaped("/tasks", &body);
+    }
+
+    async fn the_json_feed_sends_api_clients_only_what_they_may_see(app: TestApp) {
+        let admin = app.create_user("feed-admin", Role::Admin).await;
+        let ann = app.create_user("ann", Role::Employee).await;
+        let bob = app.create_user("bob", Role::Employee).await;
+        let ann_task = create_task(&app, &admin, TaskSpec::new("Ann's", &[&ann])).await;
+        let bob_task = create_task(&app, &admin, TaskSpec::new("Bob's", &[&bob])).await;
+
+        let url = format!("ws://127.0.0.1:{}/api/live/", app.port);
+        let mut request = url.as_str().into_client_request().expect("request");
+        let token = app.token_for(&ann).await;
+        request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().expect("header"));
+        let mut feed = tokio_tungstenite::connect_async(request).await.expect("feed opens").0;
+        let no_token = tokio_tungstenite::connect_async(url.as_str()).await;
+        assert!(no_token.is_err(), "the feed needs a token");
+
+        api_progress(&app, &bob, bob_task, 20).await;
+        api_progress(&app, &ann, ann_task, 60).await;
+        let text = wait_for(&mut feed, "\"type\":\"task\"").await;
+        let message: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(message["task"]["id"], ann_task, "the first task message is ann's own (bob's is not sent)");
+        assert_eq!(message["task"]["progress_percentage"], 60);
+        assert_eq!(message["task"]["status"], "IN_PROGRESS");
+        let later = messages_within(&mut feed, Duration::from_millis(500)).await;
+        assert!(later.iter().all(|m| !m.contains("Bob's")), "nothing about bob's task: {later:?}");
+    }
+}
