@@ -359,3 +359,36 @@ both_backends! {
         assert!(later.iter().all(|m| !m.contains("Bob's")), "nothing about bob's task: {later:?}");
     }
 }
+
+both_backends! {
+    async fn a_client_that_does_not_read_never_stalls_the_others(app: TestApp) {
+        let admin = app.create_user("slow-admin", Role::Admin).await;
+        let ann = app.create_user("ann", Role::Employee).await;
+        let id = create_task(&app, &admin, TaskSpec::new("Busy task", &[&ann])).await;
+        // This client never reads: its frames pile up in its own socket.
+        let _stalled = open_socket(&app, &admin, "view=monitor&since=999999").await;
+        let mut reader = open_socket(&app, &admin, "view=monitor&since=999999").await;
+        wait_for(&mut reader, "id=\"monitor-grid\"").await;
+        let token = app.token_for(&ann).await;
+        let http = reqwest::Client::new();
+        for value in 1..=150 {
+            let response = http
+                .post(app.url(&format!("/api/task/{id}/progress/")))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "progress_percentage": value % 99 + 1, "notes": "x".repeat(1500) }))
+                .send()
+                .await
+                .expect("POST");
+            assert_eq!(response.status(), 200);
+        }
+        let last = 150 % 99 + 1;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let frame = wait_for(&mut reader, &format!("id=\"mon-{id}\"")).await;
+            if frame.contains(&format!("value=\"{last}\"")) {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the reading client got the latest state");
+        }
+    }
+}
