@@ -12,5 +12,6 @@ mod cli;
 mod database;
 mod fixtures;
 mod ops;
+mod reliability;
 mod task_pages;
 mod tasks_api;
