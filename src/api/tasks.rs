@@ -147,6 +147,8 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(req: &HttpRequest, body: 
 fn expected_version(req: &HttpRequest, body: Option<i32>) -> Result<Option<i32>, AppError> {
     match req.headers().get(header::IF_MATCH) {
         None => Ok(body),
+        // `*` matches any current version: apply to the current state.
+        Some(value) if value.to_str().is_ok_and(|v| v.trim() == "*") => Ok(body),
         Some(value) => {
             let raw = value.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
             raw.parse::<i32>()

@@ -618,6 +618,13 @@ pub async fn api_feed(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
+    let token = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
     let (response, mut ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let state = state.into_inner();
     let mut updates = state.feed.subscribe();
@@ -632,10 +639,20 @@ pub async fn api_feed(
         let mut stream = stream.max_frame_size(64 * 1024);
         let (conn_id, mut kicked) = state.hub.register(page.actor.id, String::new());
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let mut recheck = tokio::time::interval(RECHECK);
         let mut last_heard = Instant::now();
         loop {
             let message = tokio::select! {
                 _ = &mut kicked => break,
+                // A revoked token or a disabled user ends the feed within seconds.
+                _ = recheck.tick() => match auth::actor_from_token(&state.db, &token).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => break,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not re-check a feed's token");
+                        continue;
+                    }
+                },
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > HEARTBEAT * 3 || ws.ping(b"").await.is_err() {
                         break;

@@ -357,6 +357,29 @@ both_backends! {
         assert_eq!(message["task"]["status"], "IN_PROGRESS");
         let later = messages_within(&mut feed, Duration::from_millis(500)).await;
         assert!(later.iter().all(|m| !m.contains("Bob's")), "nothing about bob's task: {later:?}");
+
+        // Revoking the token ends the feed within seconds.
+        let ann_id = ann.id;
+        app.db
+            .write(move |c| {
+                use diesel::prelude::*;
+                use taskpulse::schema::api_tokens;
+                Ok::<_, DbError>(
+                    diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(ann_id)))
+                        .set(api_tokens::revoked_at.eq(Some(taskpulse::db::now())))
+                        .execute(c)?,
+                )
+            })
+            .await
+            .expect("tokens revoked");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, feed.next()).await {
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => break,
+                Ok(Some(Ok(_))) => {}
+                Err(_) => panic!("the feed stayed open after its token was revoked"),
+            }
+        }
     }
 }
 

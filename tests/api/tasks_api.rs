@@ -492,12 +492,15 @@ both_backends! {
         assert_eq!(api.progress(t, json!({"progress_percentage": 30})).await, success(t, 30, "IN_PROGRESS", 6));
         let row = trail(&app, t).await.pop().unwrap();
         assert_eq!((row.previous_progress, row.new_progress), (70, 30), "applied to the current state");
+        // `If-Match: *` matches whatever version is current.
+        let answer = send(api.post(&progress_path(t)).header("If-Match", "*").json(&json!({"progress_percentage": 35}))).await;
+        assert_eq!(answer, success(t, 35, "IN_PROGRESS", 7));
 
         // A version that is not a number is a bad request.
         let before = written(&app).await;
         let answer = send(api.post(&progress_path(t)).header("If-Match", "\"abc\"").json(&json!({"progress_percentage": 40}))).await;
         assert_api_error(&answer, 400, "If-Match not a version");
-        assert_api_error(&api.progress(t, json!({"progress_percentage": 40, "version": "6"})).await, 400, "version a string");
+        assert_api_error(&api.progress(t, json!({"progress_percentage": 40, "version": "7"})).await, 400, "version a string");
         assert_eq!(written(&app).await, before, "nothing written");
     }
 
