@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod jobs;
 pub mod live;
 pub mod schema;
 pub mod security;

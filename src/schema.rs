@@ -197,7 +197,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        state -> Text,
+        attempt -> Integer,
+        max_attempts -> Integer,
+        run_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        result -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        unique_key -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    schedules (name) {
+        name -> Text,
+        job_kind -> Text,
+        cron -> Text,
+        timezone -> Text,
+        enabled -> Bool,
+        catch_up -> Text,
+        last_slot -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    schedule_slots (schedule_name, slot) {
+        schedule_name -> Text,
+        slot -> Timestamp,
+        job_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> teams (team_id));
+diesel::joinable!(schedule_slots -> schedules (schedule_name));
+diesel::joinable!(schedule_slots -> jobs (job_id));
 diesel::joinable!(user_skills -> users (user_id));
 diesel::joinable!(user_skills -> skills (skill_id));
 diesel::joinable!(api_tokens -> users (user_id));
@@ -230,4 +274,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     idempotency_keys,
     presence_events,
+    jobs,
+    schedules,
+    schedule_slots,
 );

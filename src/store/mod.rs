@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod idempotency;
+pub mod jobs;
+pub mod notifications;
 pub mod org;
 pub mod presence;
 pub mod sessions;

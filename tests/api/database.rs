@@ -28,6 +28,9 @@ fn count_every_table(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
         audit_log::table.count().get_result(conn)?,
         idempotency_keys::table.count().get_result(conn)?,
         presence_events::table.count().get_result(conn)?,
+        jobs::table.count().get_result(conn)?,
+        schedules::table.count().get_result(conn)?,
+        schedule_slots::table.count().get_result(conn)?,
     ])
 }
 
@@ -48,7 +51,7 @@ async fn migrations_up_down_up(backend: Backend) {
         assert!(count_every_table(&mut conn).is_err(), "tables are gone after down");
         assert_eq!(pending_migrations(&mut conn).unwrap().len(), MIGRATION_VERSIONS.len());
         run_migrations(&mut conn).unwrap();
-        assert_eq!(count_every_table(&mut conn).unwrap().len(), 16);
+        assert_eq!(count_every_table(&mut conn).unwrap().len(), 19);
     })
     .await
     .unwrap();

@@ -1,0 +1,3 @@
+DROP TABLE schedule_slots;
+DROP TABLE schedules;
+DROP TABLE jobs;

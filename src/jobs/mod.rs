@@ -1,0 +1,445 @@
+//! Durable background jobs in the serve process: rows in the same database
+//! (so they commit with the change that caused them and survive restarts),
+//! claimed by tokio workers under a lease, retried with backoff, and a cron
+//! scheduler that enqueues each slot once. Tests drive it with a manual
+//! clock and [`Jobs::run_due_now`].
+
+pub mod kinds;
+pub mod scheduler;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use tokio::sync::{Notify, watch};
+
+use crate::db::{Db, DbConn};
+use crate::domain::jobs::{self as rules, JobState};
+use crate::live::LiveBus;
+use crate::services::ServiceError;
+use crate::store::jobs::{self as store, Job, NewJob};
+
+/// Where the time comes from: the system clock, or a test's hand.
+pub trait Clock: Send + Sync {
+    /// Now (UTC, microseconds).
+    fn now(&self) -> NaiveDateTime;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> NaiveDateTime {
+        crate::db::now()
+    }
+}
+
+/// A clock that moves only when told (tests).
+pub struct ManualClock(Mutex<NaiveDateTime>);
+
+impl ManualClock {
+    /// Starts at `at`.
+    pub fn new(at: NaiveDateTime) -> ManualClock {
+        ManualClock(Mutex::new(at))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, at: NaiveDateTime) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+
+    /// Moves the time forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> NaiveDateTime {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What a handler gets.
+#[derive(Clone)]
+pub struct JobContext {
+    /// The database.
+    pub db: Db,
+    /// Live events (after a handler's commits).
+    pub bus: LiveBus,
+    /// The engine's clock reading when the attempt started.
+    pub now: NaiveDateTime,
+    /// The job.
+    pub job_id: i64,
+    /// Which attempt this is (from 1).
+    pub attempt: i32,
+}
+
+/// A handler's answer: a JSON summary kept on the job row, or an error.
+pub type HandlerResult = Result<serde_json::Value, String>;
+/// A running handler.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
+/// A job kind's code.
+pub type Handler = Arc<dyn Fn(JobContext, serde_json::Value) -> HandlerFuture + Send + Sync>;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Worker tasks in `serve`.
+    pub workers: usize,
+    /// How long a claim holds before another worker may take the job.
+    pub lease: Duration,
+    /// Fallback poll interval (an enqueue in this process wakes a worker at once).
+    pub poll: Duration,
+    /// Retry base delay (doubled per attempt, with jitter).
+    pub backoff_base: Duration,
+    /// Attempts per job unless the enqueue says otherwise.
+    pub max_attempts: i32,
+    /// Succeeded jobs are pruned after this long.
+    pub retention: Duration,
+    /// Dead jobs are kept this long.
+    pub dead_retention: Duration,
+    /// Scheduler tick.
+    pub tick: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            workers: 2,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(5),
+            backoff_base: rules::DEFAULT_BACKOFF_BASE,
+            max_attempts: rules::DEFAULT_MAX_ATTEMPTS,
+            retention: Duration::from_secs(7 * 86_400),
+            dead_retention: Duration::from_secs(30 * 86_400),
+            tick: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Options of one enqueue.
+#[derive(Debug, Clone, Default)]
+pub struct EnqueueOptions {
+    /// Run no earlier than this (default: now).
+    pub run_at: Option<NaiveDateTime>,
+    /// Attempts allowed (default: the engine's).
+    pub max_attempts: Option<i32>,
+    /// Refuse a second job with this key while one is waiting or running.
+    pub unique_key: Option<String>,
+}
+
+/// Builds the row of a new job (for enqueues inside a use case's transaction).
+pub fn new_job(kind: &str, payload: &serde_json::Value, options: &EnqueueOptions, now: NaiveDateTime) -> NewJob {
+    NewJob {
+        kind: kind.to_string(),
+        payload: payload.to_string(),
+        state: JobState::Pending.as_str().to_string(),
+        max_attempts: options.max_attempts.unwrap_or(rules::DEFAULT_MAX_ATTEMPTS).max(1),
+        run_at: options.run_at.unwrap_or(now),
+        unique_key: options.unique_key.clone(),
+        created_at: now,
+    }
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The job engine.
+pub struct Jobs {
+    db: Db,
+    bus: LiveBus,
+    clock: Arc<dyn Clock>,
+    settings: JobSettings,
+    handlers: HashMap<&'static str, Handler>,
+    wake: Notify,
+    owner: String,
+    stop: watch::Sender<bool>,
+}
+
+impl Jobs {
+    /// An engine with every built-in job kind registered.
+    pub fn new(db: Db, bus: LiveBus, clock: Arc<dyn Clock>, settings: JobSettings) -> Arc<Jobs> {
+        let owner = format!("{}-{}", std::process::id(), crate::security::random_hex(4));
+        Arc::new(Jobs {
+            db,
+            bus,
+            clock,
+            settings,
+            handlers: kinds::handlers(),
+            wake: Notify::new(),
+            owner,
+            stop: watch::channel(false).0,
+        })
+    }
+
+    /// An engine with the given handlers only (tests).
+    pub fn with_handlers(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        settings: JobSettings,
+        handlers: HashMap<&'static str, Handler>,
+    ) -> Arc<Jobs> {
+        let jobs = Jobs::new(db, LiveBus::default(), clock, settings);
+        let mut jobs = Arc::into_inner(jobs).unwrap_or_else(|| unreachable!("a fresh Arc has one owner"));
+        jobs.handlers = handlers;
+        Arc::new(jobs)
+    }
+
+    /// This engine's worker identity (lease owner).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The clock.
+    pub fn now(&self) -> NaiveDateTime {
+        self.clock.now()
+    }
+
+    /// The registered job kinds, sorted.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<&'static str> = self.handlers.keys().copied().collect();
+        kinds.sort_unstable();
+        kinds
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &JobSettings {
+        &self.settings
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Enqueues a job of a registered kind; `None` when an active job has
+    /// the same unique key. Wakes an idle worker at once.
+    pub async fn enqueue(
+        &self,
+        kind: &str,
+        payload: serde_json::Value,
+        options: EnqueueOptions,
+    ) -> Result<Option<i64>, ServiceError> {
+        if !self.handlers.contains_key(kind) {
+            return Err(ServiceError::field("kind", format!("Unknown job '{kind}'.")));
+        }
+        let mut job = new_job(kind, &payload, &options, self.clock.now());
+        if options.max_attempts.is_none() {
+            job.max_attempts = self.settings.max_attempts;
+        }
+        let id = self.db.write(move |conn| Ok::<_, ServiceError>(store::enqueue(conn, &job)?)).await?;
+        self.wake();
+        Ok(id)
+    }
+
+    /// Wakes an idle worker (after a use case committed a job it enqueued).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    async fn claim(&self, limit: i64) -> Result<Vec<Job>, ServiceError> {
+        let now = self.clock.now();
+        let until = now + to_chrono(self.settings.lease);
+        let owner = self.owner.clone();
+        self.db.write(move |conn| Ok::<_, ServiceError>(store::claim(conn, &owner, now, until, limit)?)).await
+    }
+
+    /// Runs one claimed job to its recorded outcome.
+    async fn run(&self, job: Job) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        if job.attempt > job.max_attempts {
+            // Its last attempt's worker died: nothing left to try.
+            return self.record(job.id, Err("the worker stopped during the last attempt".into()), job.attempt, 1).await;
+        }
+        let outcome = match self.handlers.get(job.kind.as_str()) {
+            None => Err(format!("no handler for job kind '{}'", job.kind)),
+            Some(handler) => {
+                let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
+                let context = JobContext {
+                    db: self.db.clone(),
+                    bus: self.bus.clone(),
+                    now,
+                    job_id: job.id,
+                    attempt: job.attempt,
+                };
+                let work = tokio::spawn(handler(context, payload));
+                let renew = self.keep_lease(job.id);
+                tokio::pin!(work);
+                tokio::pin!(renew);
+                let joined = loop {
+                    tokio::select! {
+                        joined = &mut work => break joined,
+                        () = &mut renew => {}
+                    }
+                };
+                joined.unwrap_or_else(|e| Err(format!("the job panicked: {e}")))
+            }
+        };
+        self.record(job.id, outcome, job.attempt, job.max_attempts).await
+    }
+
+    /// Renews a running job's lease at a third of its length, for as long as
+    /// the job runs (the caller drops this future when the job ends).
+    async fn keep_lease(&self, id: i64) {
+        let every = self.settings.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let until = self.clock.now() + to_chrono(self.settings.lease);
+            let owner = self.owner.clone();
+            let renewed =
+                self.db.write(move |conn| Ok::<_, ServiceError>(store::renew(conn, id, &owner, until)?)).await;
+            if let Err(err) = renewed {
+                tracing::warn!(error = %err, job_id = id, "could not renew a job's lease");
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        id: i64,
+        outcome: HandlerResult,
+        attempt: i32,
+        max_attempts: i32,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let owner = self.owner.clone();
+        let jitter: f64 = rand::random();
+        let base = self.settings.backoff_base;
+        let kept = match outcome {
+            Ok(result) => {
+                let result = result.to_string();
+                self.db
+                    .write(move |conn| Ok::<_, ServiceError>(store::succeed(conn, id, &owner, &result, now)?))
+                    .await?
+            }
+            Err(error) => {
+                tracing::warn!(job_id = id, attempt, error = %error, "job attempt failed");
+                let retry_at =
+                    rules::after_failure(attempt, max_attempts, base, jitter).map(|delay| now + to_chrono(delay));
+                self.db
+                    .write(move |conn| Ok::<_, ServiceError>(store::fail(conn, id, &owner, &error, retry_at, now)?))
+                    .await?
+            }
+        };
+        if !kept {
+            tracing::warn!(job_id = id, "a job's lease was lost before its outcome was recorded");
+        }
+        Ok(())
+    }
+
+    /// Claims and runs every job due now, inline, until none is left (tests,
+    /// the CLI, and `run now`). Returns how many attempts ran.
+    pub async fn run_due_now(&self) -> Result<usize, ServiceError> {
+        let mut ran = 0;
+        loop {
+            let batch = self.claim(16).await?;
+            if batch.is_empty() {
+                return Ok(ran);
+            }
+            for job in batch {
+                self.run(job).await?;
+                ran += 1;
+            }
+        }
+    }
+
+    /// Starts the worker tasks and the scheduler; they stop after [`Jobs::shutdown`].
+    pub fn start(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for _ in 0..self.settings.workers.max(1) {
+            let engine = self.clone();
+            handles.push(tokio::spawn(async move { engine.work().await }));
+        }
+        let engine = self.clone();
+        handles.push(tokio::spawn(async move { scheduler::run(engine).await }));
+        handles
+    }
+
+    async fn work(&self) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let claimed = match self.claim(1).await {
+                Ok(jobs) => jobs,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not claim jobs");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.settings.poll) => {}
+                    _ = stop.changed() => return,
+                }
+                continue;
+            }
+            for job in claimed {
+                if let Err(err) = self.run(job).await {
+                    tracing::warn!(error = %err, "could not record a job's outcome");
+                }
+            }
+        }
+    }
+
+    /// Stops claiming, lets running jobs finish within `grace`, then hands
+    /// what is still running back without using up its attempt.
+    pub async fn shutdown(&self, workers: Vec<tokio::task::JoinHandle<()>>, grace: Duration) {
+        let _ = self.stop.send(true);
+        let deadline = tokio::time::Instant::now() + grace;
+        for handle in workers {
+            let abort = handle.abort_handle();
+            if tokio::time::timeout_at(deadline, handle).await.is_err() {
+                abort.abort();
+            }
+        }
+        let owner = self.owner.clone();
+        let now = self.clock.now();
+        match self.db.write(move |conn| Ok::<_, ServiceError>(store::release(conn, &owner, now)?)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "handed unfinished jobs back to the queue"),
+            Err(err) => tracing::warn!(error = %err, "could not hand unfinished jobs back"),
+        }
+    }
+
+    /// Counts per state, recent jobs: what the Jobs page and CLI show.
+    pub async fn overview(&self, recent: i64) -> Result<(Vec<(String, i64)>, Vec<Job>), ServiceError> {
+        self.db.read(move |conn| Ok::<_, ServiceError>((store::counts(conn)?, store::recent(conn, recent)?))).await
+    }
+
+    /// One job.
+    pub async fn find(&self, id: i64) -> Result<Option<Job>, ServiceError> {
+        self.db.read(move |conn| Ok::<_, ServiceError>(store::find(conn, id)?)).await
+    }
+
+    /// Re-enqueues a dead job once.
+    pub async fn retry(&self, id: i64) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let retried = self.db.write(move |conn| Ok::<_, ServiceError>(store::retry_dead(conn, id, now)?)).await?;
+        if !retried {
+            return Err(ServiceError::Conflict("Only a dead job can be retried.".into()));
+        }
+        self.wake();
+        Ok(())
+    }
+}
+
+/// Enqueues inside a use case's transaction (the job exists only if the
+/// change commits); call [`Jobs::wake`] after the commit.
+pub fn enqueue_in(
+    conn: &mut DbConn,
+    kind: &str,
+    payload: &serde_json::Value,
+    options: &EnqueueOptions,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Option<i64>> {
+    store::enqueue(conn, &new_job(kind, payload, options, now))
+}

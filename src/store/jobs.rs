@@ -1,0 +1,322 @@
+//! The job queue and the schedules: enqueue (unique while active), claim
+//! under a lease (PostgreSQL skips rows other workers hold), record results,
+//! and the (schedule, slot) rows that make each slot run once.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::per_backend;
+use crate::schema::{jobs, schedule_slots, schedules};
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = jobs)]
+pub struct Job {
+    /// Id.
+    pub id: i64,
+    /// What runs (a registered handler).
+    pub kind: String,
+    /// Arguments (JSON).
+    pub payload: String,
+    /// pending | running | retrying | succeeded | dead.
+    pub state: String,
+    /// Attempts started so far.
+    pub attempt: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// When it may run (next).
+    pub run_at: NaiveDateTime,
+    /// The worker holding it.
+    pub lease_owner: Option<String>,
+    /// When that worker's claim runs out.
+    pub lease_expires_at: Option<NaiveDateTime>,
+    /// Result summary (JSON) once succeeded.
+    pub result: Option<String>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Keeps a second identical job out while this one is active.
+    pub unique_key: Option<String>,
+    /// Enqueued at.
+    pub created_at: NaiveDateTime,
+    /// Last attempt started at.
+    pub started_at: Option<NaiveDateTime>,
+    /// Finished (succeeded or dead) at.
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = jobs)]
+pub struct NewJob {
+    /// Handler name.
+    pub kind: String,
+    /// Arguments (JSON).
+    pub payload: String,
+    /// Always "pending".
+    pub state: String,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Earliest run time.
+    pub run_at: NaiveDateTime,
+    /// Uniqueness while active.
+    pub unique_key: Option<String>,
+    /// Enqueued at.
+    pub created_at: NaiveDateTime,
+}
+
+/// Inserts a job; `None` when an active job holds the same unique key. Runs
+/// inside the caller's transaction, so the job exists only if the change
+/// that caused it commits.
+pub fn enqueue(conn: &mut DbConn, job: &NewJob) -> QueryResult<Option<i64>> {
+    per_backend!(conn, c => diesel::insert_into(jobs::table)
+        .values(job)
+        .on_conflict_do_nothing()
+        .returning(jobs::id)
+        .get_result::<i64>(c)
+        .optional())
+}
+
+/// Claims up to `limit` due jobs for `owner` until `lease_until`: waiting
+/// jobs whose time has come, and running jobs whose lease ran out (their
+/// worker died). Each claim starts an attempt.
+pub fn claim(
+    conn: &mut DbConn,
+    owner: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Job>> {
+    let due = jobs::state
+        .eq_any(["pending", "retrying"])
+        .and(jobs::run_at.le(now))
+        .or(jobs::state.eq("running").and(jobs::lease_expires_at.lt(now)));
+    let ids: Vec<i64> = match conn {
+        DbConn::Pg(c) => jobs::table
+            .filter(due)
+            .order((jobs::run_at.asc(), jobs::id.asc()))
+            .limit(limit)
+            .select(jobs::id)
+            .for_update()
+            .skip_locked()
+            .load(c)?,
+        // The single writer serialises claims on SQLite.
+        DbConn::Sqlite(c) => {
+            jobs::table.filter(due).order((jobs::run_at.asc(), jobs::id.asc())).limit(limit).select(jobs::id).load(c)?
+        }
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    per_backend!(conn, c => diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
+        .set((
+            jobs::state.eq("running"),
+            jobs::attempt.eq(jobs::attempt + 1),
+            jobs::lease_owner.eq(owner),
+            jobs::lease_expires_at.eq(lease_until),
+            jobs::started_at.eq(now),
+        ))
+        .returning(Job::as_returning())
+        .get_results(c))
+}
+
+/// A job still held by `owner` (its lease not taken over).
+type Held = diesel::dsl::Filter<
+    diesel::dsl::Filter<jobs::table, diesel::dsl::Eq<jobs::id, i64>>,
+    diesel::dsl::And<diesel::dsl::Eq<jobs::state, &'static str>, diesel::dsl::Eq<jobs::lease_owner, String>>,
+>;
+
+fn held(id: i64, owner: &str) -> Held {
+    jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq("running").and(jobs::lease_owner.eq(owner.to_string())))
+}
+
+/// Records success; false when the lease was lost meanwhile.
+pub fn succeed(conn: &mut DbConn, id: i64, owner: &str, result: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let rows = diesel::update(held(id, owner))
+        .set((
+            jobs::state.eq("succeeded"),
+            jobs::result.eq(Some(result)),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            jobs::finished_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Records a failure: retried at `retry_at`, or dead when `None`.
+pub fn fail(
+    conn: &mut DbConn,
+    id: i64,
+    owner: &str,
+    error: &str,
+    retry_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let (state, finished) = match retry_at {
+        Some(_) => ("retrying", None),
+        None => ("dead", Some(now)),
+    };
+    let rows = diesel::update(held(id, owner))
+        .set((
+            jobs::state.eq(state),
+            jobs::last_error.eq(Some(error)),
+            jobs::run_at.eq(retry_at.unwrap_or(now)),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            jobs::finished_at.eq(finished),
+        ))
+        .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Extends a running job's lease.
+pub fn renew(conn: &mut DbConn, id: i64, owner: &str, until: NaiveDateTime) -> QueryResult<bool> {
+    Ok(diesel::update(held(id, owner)).set(jobs::lease_expires_at.eq(Some(until))).execute(conn)? == 1)
+}
+
+/// Hands a worker's unfinished jobs back (graceful shutdown) without using
+/// up the attempt they had started.
+pub fn release(conn: &mut DbConn, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(jobs::table.filter(jobs::state.eq("running")).filter(jobs::lease_owner.eq(owner)))
+        .set((
+            jobs::state.eq("pending"),
+            jobs::attempt.eq(jobs::attempt - 1),
+            jobs::run_at.eq(now),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+}
+
+/// Puts a dead job back in the queue with fresh attempts.
+pub fn retry_dead(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    let rows = diesel::update(jobs::table.filter(jobs::id.eq(id)).filter(jobs::state.eq("dead")))
+        .set((
+            jobs::state.eq("pending"),
+            jobs::attempt.eq(0),
+            jobs::run_at.eq(now),
+            jobs::finished_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(rows == 1)
+}
+
+/// Finds a job.
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Job>> {
+    jobs::table.find(id).select(Job::as_select()).first(conn).optional()
+}
+
+/// The latest jobs, newest first.
+pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<Job>> {
+    jobs::table.order(jobs::id.desc()).limit(limit).select(Job::as_select()).load(conn)
+}
+
+/// Jobs per state.
+pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    jobs::table.group_by(jobs::state).select((jobs::state, diesel::dsl::count_star())).load(conn)
+}
+
+/// Deletes finished jobs: succeeded ones finished before `succeeded_before`,
+/// dead ones before `dead_before` (kept longer, for inspection). Jobs that
+/// still hold a unique key's window (active ones) are never touched.
+pub fn prune(conn: &mut DbConn, succeeded_before: NaiveDateTime, dead_before: NaiveDateTime) -> QueryResult<usize> {
+    let old = jobs::state
+        .eq("succeeded")
+        .and(jobs::finished_at.lt(succeeded_before))
+        .or(jobs::state.eq("dead").and(jobs::finished_at.lt(dead_before)));
+    let ids: Vec<i64> = jobs::table.filter(old).select(jobs::id).load(conn)?;
+    diesel::update(schedule_slots::table.filter(schedule_slots::job_id.eq_any(&ids)))
+        .set(schedule_slots::job_id.eq(None::<i64>))
+        .execute(conn)?;
+    diesel::delete(jobs::table.filter(jobs::id.eq_any(&ids))).execute(conn)
+}
+
+/// A stored schedule.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = schedules)]
+pub struct Schedule {
+    /// Name (also the job name on the CLI and the Jobs page).
+    pub name: String,
+    /// The handler it enqueues.
+    pub job_kind: String,
+    /// Cron expression (5 fields).
+    pub cron: String,
+    /// IANA time zone the expression is read in.
+    pub timezone: String,
+    /// Paused when false.
+    pub enabled: bool,
+    /// After downtime: "once" runs the latest missed slot, "skip" drops it.
+    pub catch_up: String,
+    /// The latest slot handled (UTC).
+    pub last_slot: Option<NaiveDateTime>,
+    /// Last edit.
+    pub updated_at: NaiveDateTime,
+}
+
+/// Every schedule, by name.
+pub fn schedules(conn: &mut DbConn) -> QueryResult<Vec<Schedule>> {
+    schedules::table.order(schedules::name.asc()).select(Schedule::as_select()).load(conn)
+}
+
+/// One schedule.
+pub fn schedule(conn: &mut DbConn, name: &str) -> QueryResult<Option<Schedule>> {
+    schedules::table.find(name).select(Schedule::as_select()).first(conn).optional()
+}
+
+/// Adds a schedule unless one with this name exists (defaults at start-up).
+pub fn ensure_schedule(conn: &mut DbConn, schedule: &Schedule) -> QueryResult<usize> {
+    per_backend!(conn, c => diesel::insert_into(schedules::table).values(schedule).on_conflict_do_nothing().execute(c))
+}
+
+/// Saves an edited schedule (cron, zone, enabled, catch-up).
+pub fn update_schedule(conn: &mut DbConn, schedule: &Schedule) -> QueryResult<usize> {
+    diesel::update(schedules::table.find(&schedule.name))
+        .set((
+            schedules::cron.eq(&schedule.cron),
+            schedules::timezone.eq(&schedule.timezone),
+            schedules::enabled.eq(schedule.enabled),
+            schedules::catch_up.eq(&schedule.catch_up),
+            schedules::updated_at.eq(schedule.updated_at),
+        ))
+        .execute(conn)
+}
+
+/// Moves a schedule's handled mark forward (never back).
+pub fn advance_schedule(conn: &mut DbConn, name: &str, slot: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        schedules::table
+            .filter(schedules::name.eq(name))
+            .filter(schedules::last_slot.is_null().or(schedules::last_slot.lt(slot))),
+    )
+    .set(schedules::last_slot.eq(Some(slot)))
+    .execute(conn)
+}
+
+/// Claims a slot of a schedule; false when it was claimed already (by this
+/// or another instance).
+pub fn claim_slot(conn: &mut DbConn, name: &str, slot: NaiveDateTime, now: NaiveDateTime) -> QueryResult<bool> {
+    let rows = per_backend!(conn, c => diesel::insert_into(schedule_slots::table)
+        .values((
+            schedule_slots::schedule_name.eq(name),
+            schedule_slots::slot.eq(slot),
+            schedule_slots::created_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(rows == 1)
+}
+
+/// Links a claimed slot to the job it enqueued.
+pub fn link_slot(conn: &mut DbConn, name: &str, slot: NaiveDateTime, job_id: i64) -> QueryResult<usize> {
+    diesel::update(schedule_slots::table.find((name, slot))).set(schedule_slots::job_id.eq(Some(job_id))).execute(conn)
+}
+
+/// Slots of a schedule, oldest first (tests and the Jobs page).
+pub fn slots(conn: &mut DbConn, name: &str) -> QueryResult<Vec<(NaiveDateTime, Option<i64>)>> {
+    schedule_slots::table
+        .filter(schedule_slots::schedule_name.eq(name))
+        .order(schedule_slots::slot.asc())
+        .select((schedule_slots::slot, schedule_slots::job_id))
+        .load(conn)
+}

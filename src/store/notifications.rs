@@ -1,0 +1,90 @@
+//! In-app notifications.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::schema::{assignments, notifications, tasks, users};
+
+/// A notification to add.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = notifications)]
+pub struct NewNotification {
+    /// Recipient.
+    pub user_id: i64,
+    /// What kind (e.g. "overdue").
+    pub kind: String,
+    /// One line.
+    pub title: String,
+    /// More text.
+    pub body: String,
+    /// The task it is about.
+    pub task_id: Option<i64>,
+    /// When.
+    pub created_at: NaiveDateTime,
+}
+
+/// Adds a notification unless the recipient already has one of this kind
+/// about this task since `since` (so a job run twice sends it once).
+/// Returns whether it was added.
+pub fn add_once(conn: &mut DbConn, new: &NewNotification, since: NaiveDateTime) -> QueryResult<bool> {
+    let mut same = notifications::table
+        .filter(notifications::user_id.eq(new.user_id))
+        .filter(notifications::kind.eq(&new.kind))
+        .filter(notifications::created_at.ge(since))
+        .into_boxed();
+    same = match new.task_id {
+        Some(task) => same.filter(notifications::task_id.eq(task)),
+        None => same.filter(notifications::task_id.is_null()),
+    };
+    let exists = same.select(notifications::id).first::<i64>(conn).optional()?.is_some();
+    if exists {
+        return Ok(false);
+    }
+    diesel::insert_into(notifications::table).values(new).execute(conn)?;
+    Ok(true)
+}
+
+/// A user's notifications of one kind, newest first: (title, task).
+pub fn of_kind(conn: &mut DbConn, user_id: i64, kind: &str) -> QueryResult<Vec<(String, Option<i64>)>> {
+    notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::kind.eq(kind))
+        .order(notifications::id.desc())
+        .select((notifications::title, notifications::task_id))
+        .load(conn)
+}
+
+/// An open task past due and one of its assignees.
+#[derive(Debug, Clone, Queryable)]
+pub struct OverdueAssignment {
+    /// Task.
+    pub task_id: i64,
+    /// Its title.
+    pub title: String,
+    /// An assignee.
+    pub user_id: i64,
+    /// Their team.
+    pub team_id: Option<i64>,
+}
+
+/// Open tasks past due at `now`, one row per assignee.
+pub fn overdue_tasks(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<OverdueAssignment>> {
+    tasks::table
+        .inner_join(assignments::table.inner_join(users::table))
+        .filter(tasks::due_at.lt(now))
+        .filter(tasks::status.ne_all(["DONE", "CANCELLED"]))
+        .select((tasks::id, tasks::title, users::id, users::team_id))
+        .order((tasks::id.asc(), users::id.asc()))
+        .load(conn)
+}
+
+/// The active leads of a team.
+pub fn team_leads(conn: &mut DbConn, team_id: i64) -> QueryResult<Vec<i64>> {
+    users::table
+        .filter(users::team_id.eq(team_id))
+        .filter(users::role.eq("lead"))
+        .filter(users::is_active.eq(true))
+        .select(users::id)
+        .load(conn)
+}
