@@ -100,6 +100,9 @@ pub struct ServeArgs {
     /// Seconds to let requests finish on shutdown.
     #[arg(long, env = "TASKPULSE_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// Background job workers (0: run no jobs and no scheduler in this process).
+    #[arg(long, env = "TASKPULSE_JOB_WORKERS", default_value_t = 2)]
+    pub job_workers: usize,
 }
 
 /// Everything `serve` needs, resolved and checked.
@@ -119,6 +122,8 @@ pub struct Settings {
     pub login_per_ip_per_minute: u32,
     /// Shutdown grace period in seconds.
     pub shutdown_grace_secs: u64,
+    /// Background job workers (0: none, and no scheduler).
+    pub job_workers: usize,
 }
 
 impl Settings {
@@ -144,6 +149,9 @@ impl Settings {
         if workers == 0 || workers > 512 {
             return Err(ConfigError("TASKPULSE_WORKERS: must be between 1 and 512".into()));
         }
+        if serve.job_workers > 64 {
+            return Err(ConfigError("TASKPULSE_JOB_WORKERS: must be between 0 and 64".into()));
+        }
         Ok(Settings {
             addr: serve.addr.clone(),
             db: db.resolve()?,
@@ -155,6 +163,7 @@ impl Settings {
             secure_cookies,
             login_per_ip_per_minute: serve.login_per_ip_per_minute,
             shutdown_grace_secs: serve.shutdown_grace_secs,
+            job_workers: serve.job_workers,
         })
     }
 
@@ -168,6 +177,8 @@ impl Settings {
             secure_cookies: false,
             login_per_ip_per_minute: 1_000,
             shutdown_grace_secs: 2,
+            // Tests drive jobs themselves (manual clock, run_due_now).
+            job_workers: 0,
         }
     }
 }

@@ -46,6 +46,34 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Background jobs and schedules.
+    Jobs {
+        #[command(subcommand)]
+        action: JobsCommand,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Schedules with their next run, jobs per state, the latest jobs.
+    List,
+    /// Run a job now (a schedule's job, by name), inline, and print its result.
+    Run {
+        /// Job name, e.g. overdue-tasks.
+        name: String,
+    },
+    /// A job's status, result and error.
+    Status {
+        /// Job id.
+        id: i64,
+    },
+    /// Put a dead job back in the queue once.
+    Retry {
+        /// Job id.
+        id: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -162,6 +190,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(%url, "listening");
             app.run_until_stopped().await?;
         }
+        Command::Jobs { action, db } => {
+            let settings = db.resolve()?;
+            let database = connect_and_migrate(&settings).await?;
+            jobs_command(action, database).await?;
+        }
         Command::Migrate { db } => {
             let settings = db.resolve()?;
             connect_and_migrate(&settings).await?;
@@ -226,4 +259,60 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn jobs_command(action: JobsCommand, db: taskpulse::db::Db) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use taskpulse::jobs::{EnqueueOptions, JobSettings, Jobs, SystemClock, scheduler};
+    let engine = Jobs::new(db, Default::default(), Arc::new(SystemClock), JobSettings::default());
+    scheduler::ensure_defaults(&engine).await.map_err(describe)?;
+    match action {
+        JobsCommand::List => {
+            let schedules = engine.schedules().await.map_err(describe)?;
+            println!("{:<22} {:<14} {:<16} {:<8} NEXT RUN (UTC)", "SCHEDULE", "CRON", "ZONE", "ENABLED");
+            for (schedule, next) in schedules {
+                let next = next.map_or_else(|| "-".to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string());
+                println!(
+                    "{:<22} {:<14} {:<16} {:<8} {next}",
+                    schedule.name, schedule.cron, schedule.timezone, schedule.enabled
+                );
+            }
+            let (counts, recent) = engine.overview(20).await.map_err(describe)?;
+            let counts: Vec<String> = counts.into_iter().map(|(state, n)| format!("{state} {n}")).collect();
+            println!("\nJobs: {}", if counts.is_empty() { "none".to_string() } else { counts.join(", ") });
+            for job in recent {
+                println!(
+                    "  #{:<6} {:<22} {:<10} attempt {}/{}",
+                    job.id, job.kind, job.state, job.attempt, job.max_attempts
+                );
+            }
+        }
+        JobsCommand::Run { name } => {
+            let kind = engine.kind_of(&name).await.map_err(describe)?;
+            let payload = serde_json::json!({ "manual": true });
+            let id = engine.enqueue(&kind, payload, EnqueueOptions::default()).await.map_err(describe)?;
+            engine.run_due_now().await.map_err(describe)?;
+            if let Some(id) = id {
+                print_job(&engine, id).await?;
+            }
+        }
+        JobsCommand::Status { id } => print_job(&engine, id).await?,
+        JobsCommand::Retry { id } => {
+            engine.retry(id).await.map_err(describe)?;
+            println!("Job #{id} is queued again.");
+        }
+    }
+    Ok(())
+}
+
+async fn print_job(engine: &taskpulse::jobs::Jobs, id: i64) -> anyhow::Result<()> {
+    let job = engine.find(id).await.map_err(describe)?.ok_or_else(|| anyhow::anyhow!("no job #{id}"))?;
+    println!("job #{} {} — {} (attempt {}/{})", job.id, job.kind, job.state, job.attempt, job.max_attempts);
+    if let Some(result) = job.result {
+        println!("result: {result}");
+    }
+    if let Some(error) = job.last_error {
+        println!("last error: {error}");
+    }
+    Ok(())
 }

@@ -104,13 +104,22 @@ impl Application {
         let handle = self.server.handle();
         let hub = self.hub.clone();
         crate::live::feed::start(self.state.clone().into_inner());
+        let jobs = self.state.jobs.clone();
+        let job_tasks = if self.state.settings.job_workers > 0 { jobs.start() } else { Vec::new() };
+        let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutdown requested; finishing in-flight requests");
             hub.close_all();
-            // Give sockets a moment to send their Close frames.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            handle.stop(true).await;
+            // Jobs stop claiming, running ones get the grace period, the rest
+            // go back to the queue without using an attempt.
+            let jobs_done = jobs.shutdown(job_tasks, grace);
+            let http_done = async {
+                // Give sockets a moment to send their Close frames.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                handle.stop(true).await;
+            };
+            tokio::join!(jobs_done, http_done);
         });
         self.server.await
     }

@@ -1,6 +1,7 @@
 //! The JSON API (Bearer tokens only; cookies are ignored, so no CSRF token is
 //! needed). Seed endpoints join here as their issues land.
 
+pub mod automation;
 pub mod tasks;
 
 use actix_web::HttpResponse;

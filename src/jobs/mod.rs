@@ -420,6 +420,35 @@ impl Jobs {
         self.db.read(move |conn| Ok::<_, ServiceError>(store::find(conn, id)?)).await
     }
 
+    /// The job kind behind a name: a schedule's name or a kind itself.
+    pub async fn kind_of(&self, name: &str) -> Result<String, ServiceError> {
+        let key = name.trim().to_string();
+        let schedule = {
+            let key = key.clone();
+            self.db.read(move |conn| Ok::<_, ServiceError>(store::schedule(conn, &key)?)).await?
+        };
+        let kind = schedule.map_or(key, |s| s.job_kind);
+        if self.handlers.contains_key(kind.as_str()) {
+            Ok(kind)
+        } else {
+            let known = self.kinds().join(", ");
+            Err(ServiceError::field("name", format!("Unknown job '{name}'. Known jobs: {known}.")))
+        }
+    }
+
+    /// The schedules with their next run (UTC; `None` when paused or unreadable).
+    pub async fn schedules(&self) -> Result<Vec<(store::Schedule, Option<NaiveDateTime>)>, ServiceError> {
+        let now = self.clock.now();
+        let all = self.db.read(|conn| Ok::<_, ServiceError>(store::schedules(conn)?)).await?;
+        Ok(all
+            .into_iter()
+            .map(|s| {
+                let next = if s.enabled { scheduler::next_run(&s, now) } else { None };
+                (s, next)
+            })
+            .collect())
+    }
+
     /// Re-enqueues a dead job once.
     pub async fn retry(&self, id: i64) -> Result<(), ServiceError> {
         let now = self.clock.now();

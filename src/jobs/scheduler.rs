@@ -70,6 +70,12 @@ pub fn due(cron: &Cron, zone: Tz, catch_up: &str, last: Option<NaiveDateTime>, n
     Due { run, handled: Some(latest) }
 }
 
+/// A schedule's next slot after `now` (UTC).
+pub fn next_run(schedule: &Schedule, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    let (cron, zone) = parse(&schedule.cron, &schedule.timezone).ok()?;
+    cron.find_next_occurrence(&zone.from_utc_datetime(&now), false).ok().map(|t| t.naive_utc())
+}
+
 /// Enqueues every due slot now; returns the jobs enqueued.
 pub async fn tick(engine: &Jobs) -> Result<Vec<i64>, ServiceError> {
     let now = engine.now();

@@ -40,18 +40,24 @@ pub struct AppState {
     pub bus: crate::live::LiveBus,
     /// Rendered changes, fanned out to open sockets.
     pub feed: crate::live::Feed,
+    /// Background jobs and schedules.
+    pub jobs: Arc<crate::jobs::Jobs>,
 }
 
 impl AppState {
     /// Builds the state.
     pub fn new(db: Db, settings: Settings, hub: Arc<crate::live::Hub>) -> AppState {
         let per_minute = NonZeroU32::new(settings.login_per_ip_per_minute).unwrap_or(NonZeroU32::MIN);
+        let bus = crate::live::LiveBus::default();
+        let job_settings = crate::jobs::JobSettings { workers: settings.job_workers, ..Default::default() };
+        let jobs = crate::jobs::Jobs::new(db.clone(), bus.clone(), Arc::new(crate::jobs::SystemClock), job_settings);
         AppState {
+            jobs,
             db,
             login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             settings,
             hub,
-            bus: crate::live::LiveBus::default(),
+            bus,
             feed: crate::live::Feed::default(),
         }
     }
@@ -103,4 +109,6 @@ routes! {
     POST "/api/task/{id}/progress/"    => crate::api::tasks::progress,       Access::Token(ANY_ROLE);
     POST "/api/task/{id}/complete/"    => crate::api::tasks::complete,       Access::Token(ANY_ROLE);
     GET  "/api/admin/task-status/"     => crate::api::tasks::task_status,    Access::Token(MONITOR_ROLES);
+    GET  "/automation/jobs/{id}/status" => crate::api::automation::job_status, Access::Token(ADMIN_MANAGER);
+    GET  "/automation/automation-log"  => crate::api::automation::automation_log, Access::Token(ADMIN);
 }

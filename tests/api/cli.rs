@@ -125,3 +125,32 @@ fn demo_data_is_seeded_once_and_prints_logins() {
     assert!(second.status.success());
     assert!(stdout(&second).contains("Created 0 users and 0 tasks."), "{}", stdout(&second));
 }
+
+#[test]
+fn jobs_are_listed_run_by_name_inspected_and_unknown_names_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let env = [("TASKPULSE_DATA_DIR", data)];
+    let out = taskpulse(&["jobs", "list"], &env, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for schedule in ["overdue-tasks", "cleanup-jobs"] {
+        assert!(stdout(&out).contains(schedule), "schedule {schedule} listed: {}", stdout(&out));
+    }
+
+    let out = taskpulse(&["jobs", "run", "cleanup-jobs"], &env, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("job #1 cleanup-jobs — succeeded"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("\"pruned\":0"), "the result summary is shown: {}", stdout(&out));
+
+    let out = taskpulse(&["jobs", "status", "1"], &env, None);
+    assert!(out.status.success() && stdout(&out).contains("succeeded"), "{}", stdout(&out));
+
+    let out = taskpulse(&["jobs", "run", "no-such-job"], &env, None);
+    assert!(!out.status.success(), "an unknown job is refused");
+    assert!(stderr(&out).contains("Unknown job 'no-such-job'"), "{}", stderr(&out));
+    let out = taskpulse(&["jobs", "list"], &env, None);
+    assert!(stdout(&out).contains("succeeded 1"), "nothing was enqueued for the unknown name: {}", stdout(&out));
+
+    let out = taskpulse(&["jobs", "retry", "1"], &env, None);
+    assert!(!out.status.success() && stderr(&out).contains("Only a dead job"), "{}", stderr(&out));
+}

@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod auth;
+mod automation_api;
 mod basics;
 mod browser;
 mod browser_live;

@@ -1,0 +1,77 @@
+//! The job-monitoring endpoints of seed 000: a job's status and the
+//! automation log (the audit trail).
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use crate::domain::jobs::JobState;
+use crate::services::{ServiceError, audit};
+use crate::web::AppState;
+use crate::web::errors::AppError;
+
+/// GET /automation/jobs/{job_id}/status → `{"job_id","status","result"}`
+/// with the seed's PENDING / STARTED / SUCCESS / FAILURE / RETRY.
+pub async fn job_status(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let id: i64 = path.trim().parse().map_err(|_| AppError::from(ServiceError::NotFound))?;
+    let job = state.jobs.find(id).await?.ok_or(ServiceError::NotFound)?;
+    let status = job.state.parse::<JobState>().map(JobState::seed_status).unwrap_or("PENDING");
+    let result = match (&job.result, &job.last_error) {
+        (Some(result), _) => serde_json::from_str(result).unwrap_or(serde_json::Value::Null),
+        (None, Some(error)) => serde_json::json!({ "error": error }),
+        (None, None) => serde_json::Value::Null,
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "job_id": job.id.to_string(),
+        "status": status,
+        "result": result,
+        "kind": job.kind,
+        "attempt": job.attempt,
+        "max_attempts": job.max_attempts,
+    })))
+}
+
+/// Paging of the automation log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+fn positive(raw: Option<&str>, default: i64, max: i64, field: &'static str) -> Result<i64, ServiceError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ServiceError::field(field, format!("Must be a whole number from 1 to {max}."))),
+    }
+}
+
+/// GET /automation/automation-log?page=&per_page= → the audit log, newest first.
+pub async fn automation_log(state: web::Data<AppState>, query: web::Query<LogQuery>) -> Result<HttpResponse, AppError> {
+    let page = positive(query.page.as_deref(), 1, 1_000_000, "page")?;
+    let per_page = positive(query.per_page.as_deref(), 50, 200, "per_page")?;
+    let (rows, total) = audit::page(&state.db, false, page, per_page).await?;
+    let logs: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            serde_json::json!({
+                "id": row.id,
+                "user": row.actor,
+                "action": row.action,
+                "resource_type": row.resource_type,
+                "resource_id": row.resource_id,
+                "status": row.outcome,
+                "created_at": row.created_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "total": total,
+        "pages": (total + per_page - 1) / per_page,
+        "current_page": page,
+        "logs": logs,
+    })))
+}
