@@ -449,6 +449,39 @@ impl Jobs {
             .collect())
     }
 
+    /// Edits a schedule (validated: every error at once, nothing saved on error).
+    pub async fn edit_schedule(
+        &self,
+        name: &str,
+        cron: &str,
+        timezone: &str,
+        enabled: bool,
+        catch_up: &str,
+    ) -> Result<(), ServiceError> {
+        let mut errors = scheduler::parse(cron, timezone).err().unwrap_or_default();
+        if !matches!(catch_up, "once" | "skip") {
+            errors.insert("catch_up", "Choose \"run once\" or \"skip\".".into());
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Invalid(errors));
+        }
+        let (name, cron, timezone, catch_up) =
+            (name.to_string(), cron.trim().to_string(), timezone.trim().to_string(), catch_up.to_string());
+        let now = self.clock.now();
+        self.db
+            .write(move |conn| {
+                let mut schedule = store::schedule(conn, &name)?.ok_or(ServiceError::NotFound)?;
+                schedule.cron = cron;
+                schedule.timezone = timezone;
+                schedule.enabled = enabled;
+                schedule.catch_up = catch_up;
+                schedule.updated_at = now;
+                store::update_schedule(conn, &schedule)?;
+                Ok::<_, ServiceError>(())
+            })
+            .await
+    }
+
     /// Re-enqueues a dead job once.
     pub async fn retry(&self, id: i64) -> Result<(), ServiceError> {
         let now = self.clock.now();

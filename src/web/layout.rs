@@ -64,6 +64,7 @@ impl Layout {
         if actor.role == Role::Admin {
             items.push(("/admin/users", "Users", "users"));
             items.push(("/admin/audit", "Audit log", "audit"));
+            items.push(("/jobs", "Jobs", "jobs"));
         }
         items.push(("/profile", "Profile", "profile"));
         items.into_iter().map(|(href, label, key)| NavItem { href, label, current: key == self.nav }).collect()

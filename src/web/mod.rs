@@ -8,6 +8,7 @@ pub mod assets;
 pub mod errors;
 pub mod flash;
 pub mod headers;
+pub mod jobs;
 pub mod layout;
 pub mod ops;
 pub mod pages;
@@ -93,6 +94,10 @@ routes! {
     POST "/admin/users/{id}/disable"   => admin::disable,           Access::Session(ADMIN);
     POST "/admin/users/{id}/enable"    => admin::enable,            Access::Session(ADMIN);
     GET  "/admin/audit"                => admin::audit,             Access::Session(ADMIN);
+    GET  "/jobs"                       => jobs::page,               Access::Session(ADMIN);
+    POST "/jobs/run"                   => jobs::run_now,            Access::Session(ADMIN);
+    POST "/jobs/{id}/retry"            => jobs::retry,              Access::Session(ADMIN);
+    POST "/jobs/schedules/{name}"      => jobs::edit_schedule,      Access::Session(ADMIN);
     GET  "/tasks"                      => tasks::mine,              Access::Session(ANY_ROLE);
     GET  "/tasks/new"                  => tasks::new_form,          Access::Session(MONITOR_ROLES);
     POST "/tasks/new"                  => tasks::create,            Access::Session(MONITOR_ROLES);

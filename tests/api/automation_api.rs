@@ -6,6 +6,8 @@ use taskpulse::jobs::EnqueueOptions;
 
 use crate::both_backends;
 use crate::helpers::*;
+#[allow(unused_imports)]
+use crate::helpers::{count_of, text_of};
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new().get(app.url(path)).bearer_auth(token).send().await.expect("GET");
@@ -72,5 +74,58 @@ both_backends! {
         }
         let employee_token = app.token_for(&employee).await;
         assert_eq!(get(&app, &employee_token, "/automation/automation-log").await.0, 403);
+    }
+}
+
+both_backends! {
+    async fn the_jobs_page_lists_runs_edits_and_retries(app: TestApp) {
+        let admin = app.create_user("page-admin", Role::Admin).await;
+        let engine = taskpulse::jobs::Jobs::new(
+            app.db.clone(),
+            Default::default(),
+            std::sync::Arc::new(taskpulse::jobs::SystemClock),
+            Default::default(),
+        );
+        taskpulse::jobs::scheduler::ensure_defaults(&engine).await.unwrap();
+        let mut browser = app.browser_for(&admin).await;
+        let (status, page) = browser.page("/jobs").await;
+        assert_eq!(status, 200);
+        assert_eq!(count_of(&page, "#schedule-overdue-tasks"), 1);
+        assert_eq!(count_of(&page, "#schedule-cleanup-jobs"), 1);
+
+        // Run now queues the schedule's job.
+        let response = browser.post_form("/jobs/run", &[("name", "cleanup-jobs")]).await;
+        assert_eq!(response.status(), 303);
+        let (counts, recent) = engine.overview(10).await.unwrap();
+        assert_eq!(counts, vec![("pending".to_string(), 1)]);
+        assert_eq!(recent[0].kind, "cleanup-jobs");
+        let response = browser.post_form("/jobs/run", &[("name", "bogus")]).await;
+        assert_eq!(response.status(), 303);
+        let (_, page) = browser.page("/jobs").await;
+        assert!(text_of(&page, ".flash-error").unwrap_or_default().contains("Unknown job 'bogus'"));
+        assert_eq!(engine.overview(10).await.unwrap().1.len(), 1, "nothing queued for an unknown name");
+
+        // An invalid schedule is refused as a whole; a valid one is saved.
+        let bad = browser.post_form("/jobs/schedules/overdue-tasks", &[("cron", "99 * * *"), ("timezone", "Nowhere/City"), ("catch_up", "once"), ("enabled", "on")]).await;
+        assert_eq!(bad.status(), 303);
+        let (_, page) = browser.page("/jobs").await;
+        let message = text_of(&page, ".flash-error").unwrap_or_default();
+        assert!(message.contains("cron") && message.contains("time zone"), "both errors named: {message}");
+        let schedules = engine.schedules().await.unwrap();
+        let overdue = &schedules.iter().find(|(s, _)| s.name == "overdue-tasks").unwrap().0;
+        assert_eq!((overdue.cron.as_str(), overdue.timezone.as_str()), ("0 6 * * *", "UTC"), "nothing changed");
+        let good = browser.post_form("/jobs/schedules/overdue-tasks", &[("cron", "15 7 * * 1-5"), ("timezone", "Europe/Berlin"), ("catch_up", "skip")]).await;
+        assert_eq!(good.status(), 303);
+        let schedules = engine.schedules().await.unwrap();
+        let (overdue, next) = schedules.iter().find(|(s, _)| s.name == "overdue-tasks").unwrap();
+        assert_eq!((overdue.cron.as_str(), overdue.timezone.as_str(), overdue.enabled, overdue.catch_up.as_str()), ("15 7 * * 1-5", "Europe/Berlin", false, "skip"));
+        assert!(next.is_none(), "a paused schedule has no next run");
+
+        // Retrying a job that is not dead is refused with a message.
+        let id = engine.overview(1).await.unwrap().1[0].id;
+        let response = browser.post_form(&format!("/jobs/{id}/retry"), &[]).await;
+        assert_eq!(response.status(), 303);
+        let (_, page) = browser.page("/jobs").await;
+        assert!(text_of(&page, ".flash-error").unwrap_or_default().contains("Only a dead job"));
     }
 }

@@ -1,0 +1,117 @@
+//! The Jobs page (admins): jobs by state, schedules with their next run
+//! (edit, pause, run now), recent runs with duration, result and error, and
+//! retry for dead jobs.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use crate::services::ServiceError;
+use crate::store::jobs::{Job, Schedule};
+use crate::web::AppState;
+use crate::web::access::CurrentUser;
+use crate::web::errors::AppError;
+use crate::web::flash::{self, Level, PendingFlash};
+use crate::web::layout::Layout;
+
+#[derive(Template)]
+#[template(path = "jobs.html")]
+struct JobsPage {
+    layout: Layout,
+    counts: Vec<(String, i64)>,
+    schedules: Vec<(Schedule, Option<NaiveDateTime>)>,
+    recent: Vec<Job>,
+}
+
+impl JobsPage {
+    fn duration(&self, job: &Job) -> String {
+        match (job.started_at, job.finished_at) {
+            (Some(start), Some(end)) if end >= start => format!("{} ms", (end - start).num_milliseconds()),
+            _ => "—".into(),
+        }
+    }
+}
+
+/// GET /jobs.
+pub async fn page(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    flash: PendingFlash,
+) -> Result<HttpResponse, AppError> {
+    let (mut counts, recent) = state.jobs.overview(50).await?;
+    let order = ["pending", "running", "retrying", "succeeded", "dead"];
+    counts.sort_by_key(|(s, _)| order.iter().position(|o| o == s));
+    let schedules = state.jobs.schedules().await?;
+    let page = JobsPage { layout: Layout::for_user(&user, "Jobs", "jobs", flash.0), counts, schedules, recent };
+    let body = page.render().map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+}
+
+/// The run-now form.
+#[derive(Debug, Deserialize)]
+pub struct RunForm {
+    #[serde(default)]
+    name: String,
+}
+
+fn refused(err: ServiceError) -> Result<HttpResponse, AppError> {
+    match err {
+        ServiceError::Invalid(errors) => {
+            let message = errors.values().cloned().collect::<Vec<_>>().join(" ");
+            Ok(flash::redirect("/jobs", Level::Error, message))
+        }
+        ServiceError::Conflict(message) => Ok(flash::redirect("/jobs", Level::Error, message)),
+        other => Err(other.into()),
+    }
+}
+
+/// POST /jobs/run: enqueues a schedule's job now (the workers pick it up).
+pub async fn run_now(state: web::Data<AppState>, form: web::Form<RunForm>) -> Result<HttpResponse, AppError> {
+    let kind = match state.jobs.kind_of(&form.name).await {
+        Ok(kind) => kind,
+        Err(err) => return refused(err),
+    };
+    let payload = serde_json::json!({ "manual": true });
+    match state.jobs.enqueue(&kind, payload, Default::default()).await {
+        Ok(Some(id)) => Ok(flash::redirect("/jobs", Level::Success, format!("Job #{id} ({kind}) queued."))),
+        Ok(None) => Ok(flash::redirect("/jobs", Level::Info, "That job is already waiting or running.")),
+        Err(err) => refused(err),
+    }
+}
+
+/// POST /jobs/{id}/retry: a dead job goes back to the queue once.
+pub async fn retry(state: web::Data<AppState>, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    match state.jobs.retry(id).await {
+        Ok(()) => Ok(flash::redirect("/jobs", Level::Success, format!("Job #{id} queued again."))),
+        Err(err) => refused(err),
+    }
+}
+
+/// The schedule form.
+#[derive(Debug, Deserialize)]
+pub struct ScheduleForm {
+    #[serde(default)]
+    cron: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    catch_up: String,
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+/// POST /jobs/schedules/{name}: edits a schedule (validated).
+pub async fn edit_schedule(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<ScheduleForm>,
+) -> Result<HttpResponse, AppError> {
+    let name = path.into_inner();
+    let enabled = form.enabled.is_some();
+    match state.jobs.edit_schedule(&name, &form.cron, &form.timezone, enabled, &form.catch_up).await {
+        Ok(()) => Ok(flash::redirect("/jobs", Level::Success, format!("Schedule {name} saved."))),
+        Err(err) => refused(err),
+    }
+}
