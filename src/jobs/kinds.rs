@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use serde_json::json;
 
-use super::{Handler, HandlerResult, JobContext};
+use super::{Handler, HandlerResult, JobContext, to_chrono};
 use crate::services::ServiceError;
 use crate::store::jobs as job_store;
 use crate::store::notifications::{self, NewNotification};
@@ -77,11 +77,13 @@ async fn overdue_tasks(ctx: JobContext, payload: serde_json::Value) -> HandlerRe
     Ok(summary)
 }
 
-/// Prunes finished job rows past their retention (dead ones kept longer).
+/// Prunes finished job rows past their retention (dead ones kept longer):
+/// the engine's settings, unless the payload names other days.
 async fn cleanup_jobs(ctx: JobContext, payload: serde_json::Value) -> HandlerResult {
-    let days = |key: &str, default: i64| payload[key].as_i64().unwrap_or(default);
-    let succeeded_before = ctx.now - chrono::Duration::days(days("retention_days", 7));
-    let dead_before = ctx.now - chrono::Duration::days(days("dead_retention_days", 30));
+    let keep =
+        |key: &str, configured| payload[key].as_i64().map_or_else(|| to_chrono(configured), chrono::Duration::days);
+    let succeeded_before = ctx.now - keep("retention_days", ctx.settings.retention);
+    let dead_before = ctx.now - keep("dead_retention_days", ctx.settings.dead_retention);
     let pruned = ctx
         .db
         .write(move |conn| Ok::<_, ServiceError>(job_store::prune(conn, succeeded_before, dead_before)?))

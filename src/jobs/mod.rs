@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use tokio::sync::{Notify, watch};
 
-use crate::db::{Db, DbConn};
+use crate::db::{Db, DbConn, DbError};
 use crate::domain::jobs::{self as rules, JobState};
 use crate::live::LiveBus;
 use crate::services::ServiceError;
@@ -77,6 +77,8 @@ pub struct JobContext {
     pub job_id: i64,
     /// Which attempt this is (from 1).
     pub attempt: i32,
+    /// The engine's settings (e.g. the retention the cleanup job applies).
+    pub settings: JobSettings,
 }
 
 /// A handler's answer: a JSON summary kept on the job row, or an error.
@@ -143,6 +145,15 @@ pub fn new_job(kind: &str, payload: &serde_json::Value, options: &EnqueueOptions
         run_at: options.run_at.unwrap_or(now),
         unique_key: options.unique_key.clone(),
         created_at: now,
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -267,8 +278,13 @@ impl Jobs {
                     now,
                     job_id: job.id,
                     attempt: job.attempt,
+                    settings: self.settings.clone(),
                 };
                 let work = tokio::spawn(handler(context, payload));
+                // If this run is dropped (its worker aborted at the end of the
+                // shutdown grace period), the handler stops too: its job is
+                // handed back and must not keep running here beside the queue.
+                let _stop_with_run = AbortOnDrop(work.abort_handle());
                 let renew = self.keep_lease(job.id);
                 tokio::pin!(work);
                 tokio::pin!(renew);
@@ -393,7 +409,8 @@ impl Jobs {
     /// Stops claiming, lets running jobs finish within `grace`, then hands
     /// what is still running back without using up its attempt.
     pub async fn shutdown(&self, workers: Vec<tokio::task::JoinHandle<()>>, grace: Duration) {
-        let _ = self.stop.send(true);
+        // Stored even while no task listens yet (a stop during start-up).
+        self.stop.send_replace(true);
         let deadline = tokio::time::Instant::now() + grace;
         for handle in workers {
             let abort = handle.abort_handle();
@@ -485,7 +502,13 @@ impl Jobs {
     /// Re-enqueues a dead job once.
     pub async fn retry(&self, id: i64) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let retried = self.db.write(move |conn| Ok::<_, ServiceError>(store::retry_dead(conn, id, now)?)).await?;
+        let retried = match self.db.write(move |conn| Ok::<_, ServiceError>(store::retry_dead(conn, id, now)?)).await {
+            // Its unique key is held by an active job enqueued since it died.
+            Err(ServiceError::Db(DbError::Query(err))) if crate::db::is_unique_violation(&err) => {
+                return Err(ServiceError::Conflict("An identical job is already waiting or running.".into()));
+            }
+            other => other?,
+        };
         if !retried {
             return Err(ServiceError::Conflict("Only a dead job can be retried.".into()));
         }

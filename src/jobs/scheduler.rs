@@ -153,11 +153,12 @@ pub async fn ensure_defaults(engine: &Jobs) -> Result<(), ServiceError> {
 
 /// Ticks until the engine stops.
 pub async fn run(engine: Arc<Jobs>) {
+    let mut stop = engine.stop.subscribe();
     if let Err(err) = ensure_defaults(&engine).await {
         tracing::warn!(error = %err, "could not add the default schedules");
     }
-    let mut stop = engine.stop.subscribe();
-    loop {
+    // Checked each round: a stop sent before this task listened is seen too.
+    while !*stop.borrow() {
         if let Err(err) = tick(&engine).await {
             tracing::warn!(error = %err, "scheduler tick failed");
         }
