@@ -12,6 +12,7 @@ mod browser_live;
 mod cli;
 mod database;
 mod fixtures;
+mod jobs;
 mod ops;
 mod reliability;
 mod task_pages;
