@@ -93,6 +93,11 @@ impl Application {
         self.port
     }
 
+    /// The live bus of this server (tests publish through it as services do).
+    pub fn bus(&self) -> crate::live::LiveBus {
+        self.state.bus.clone()
+    }
+
     /// The database handle the server uses.
     pub fn db(&self) -> Db {
         self.db.clone()

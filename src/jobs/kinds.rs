@@ -40,11 +40,12 @@ fn slot_of(ctx: &JobContext, payload: &serde_json::Value) -> NaiveDateTime {
 async fn overdue_tasks(ctx: JobContext, payload: serde_json::Value) -> HandlerResult {
     let slot = slot_of(&ctx, &payload);
     let day_start = slot.date().and_hms_opt(0, 0, 0).unwrap_or(slot);
-    let summary = ctx
+    let (summary, notified) = ctx
         .db
         .write(move |conn| {
             let rows = notifications::overdue_tasks(conn, slot)?;
             let mut tasks = BTreeSet::new();
+            let mut notified = BTreeSet::new();
             let mut sent = 0;
             for row in rows {
                 tasks.insert(row.task_id);
@@ -63,17 +64,23 @@ async fn overdue_tasks(ctx: JobContext, payload: serde_json::Value) -> HandlerRe
                     };
                     if notifications::add_once(conn, &note, day_start)? {
                         sent += 1;
+                        notified.insert(recipient);
                     }
                 }
             }
-            Ok::<_, ServiceError>(json!({
+            let summary = json!({
                 "date": slot.date().to_string(),
                 "overdue_tasks": tasks.len(),
                 "notifications_sent": sent,
-            }))
+            });
+            Ok::<_, ServiceError>((summary, notified))
         })
         .await
         .map_err(|e| e.to_string())?;
+    // After the commit: the recipients' bells update live.
+    for user in notified {
+        ctx.bus.notifications_changed(user);
+    }
     Ok(summary)
 }
 

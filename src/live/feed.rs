@@ -73,6 +73,8 @@ pub enum Update {
     Task(Arc<TaskUpdate>),
     /// Someone's presence changed.
     Presence(Arc<PresenceUpdate>),
+    /// A user's unread count changed: (user, bell fragment, unread).
+    Bell(i64, ByteString, i64),
     /// The renderer missed events: every page must resync.
     Resync,
 }
@@ -179,6 +181,7 @@ pub fn start(state: Arc<AppState>) {
 struct Batch {
     tasks: Vec<i64>,
     people: Vec<i64>,
+    inboxes: Vec<i64>,
     missed: bool,
 }
 
@@ -189,6 +192,9 @@ fn add_to_batch(batch: &mut Batch, event: Result<LiveEvent, RecvError>) {
     match event {
         Ok(LiveEvent::TaskChanged { task_id }) if !batch.tasks.contains(&task_id) => batch.tasks.push(task_id),
         Ok(LiveEvent::PresenceChanged { user_id }) if !batch.people.contains(&user_id) => batch.people.push(user_id),
+        Ok(LiveEvent::NotificationsChanged { user_id }) if !batch.inboxes.contains(&user_id) => {
+            batch.inboxes.push(user_id)
+        }
         Ok(_) | Err(RecvError::Closed) => {}
         Err(RecvError::Lagged(missed)) => {
             tracing::warn!(missed, "live renderer fell behind; resyncing every page");
@@ -243,6 +249,12 @@ async fn render_batch(state: &AppState, batch: Batch) -> Vec<Update> {
     out.extend(tasks.into_iter().map(|t| Update::Task(Arc::new(t))));
     for user_id in batch.people {
         out.extend(render_presence(state, user_id).await);
+    }
+    for user_id in batch.inboxes {
+        match crate::services::notifications::unread(&state.db, user_id).await {
+            Ok(unread) => out.push(Update::Bell(user_id, partials::bell(unread, true).into(), unread)),
+            Err(err) => tracing::warn!(error = %err, "could not count unread notifications"),
+        }
     }
     out
 }
@@ -576,6 +588,8 @@ async fn serve_page(
                     Ok(Update::Task(update)) => page.task_message(&update),
                     Ok(Update::Presence(update)) if page.sees_presence(update.user_id, update.team_id) => update.html.clone(),
                     Ok(Update::Presence(_)) => ByteString::new(),
+                    Ok(Update::Bell(user_id, html, _)) if user_id == page.actor.id => html,
+                    Ok(Update::Bell(..)) => ByteString::new(),
                     Ok(Update::Resync) | Err(RecvError::Lagged(_)) => {
                         page.resync(&state).await.unwrap_or_default().into()
                     }
@@ -662,6 +676,9 @@ pub async fn api_feed(
                 update = updates.recv() => match update {
                     Ok(Update::Task(u)) if may_access(page.viewer(), &u.card.assignee_teams) => u.json.clone(),
                     Ok(Update::Presence(u)) if page.sees_presence(u.user_id, u.team_id) => u.json.clone(),
+                    Ok(Update::Bell(user_id, _, unread)) if user_id == page.actor.id => {
+                        serde_json::json!({ "type": "notifications", "unread": unread }).to_string()
+                    }
                     Ok(Update::Resync) | Err(RecvError::Lagged(_)) => r#"{"type":"resync"}"#.to_string(),
                     Ok(_) => continue,
                     Err(RecvError::Closed) => break,

@@ -30,6 +30,11 @@ pub enum LiveEvent {
         /// The user.
         user_id: i64,
     },
+    /// A user's notifications changed (new, or read).
+    NotificationsChanged {
+        /// The user.
+        user_id: i64,
+    },
 }
 
 /// Where services publish changes after their transaction commits.
@@ -63,6 +68,11 @@ impl LiveBus {
     /// Announces a presence change.
     pub fn presence_changed(&self, user_id: i64) {
         let _ = self.sender.send(LiveEvent::PresenceChanged { user_id });
+    }
+
+    /// Announces that a user's notifications changed.
+    pub fn notifications_changed(&self, user_id: i64) {
+        let _ = self.sender.send(LiveEvent::NotificationsChanged { user_id });
     }
 
     /// A receiver of every later event.

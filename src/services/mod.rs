@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod demo;
 pub mod home;
+pub mod notifications;
 pub mod progress;
 pub mod task_views;
 

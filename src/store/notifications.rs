@@ -88,3 +88,80 @@ pub fn team_leads(conn: &mut DbConn, team_id: i64) -> QueryResult<Vec<i64>> {
         .select(users::id)
         .load(conn)
 }
+
+/// A notification as listed.
+#[derive(Debug, Clone, Queryable)]
+pub struct Notification {
+    /// Id.
+    pub id: i64,
+    /// Kind.
+    pub kind: String,
+    /// One line.
+    pub title: String,
+    /// More text.
+    pub body: String,
+    /// The task it is about.
+    pub task_id: Option<i64>,
+    /// Read at.
+    pub read_at: Option<NaiveDateTime>,
+    /// Created at.
+    pub created_at: NaiveDateTime,
+}
+
+/// A user's unread, unarchived notifications.
+pub fn unread_count(conn: &mut DbConn, user_id: i64) -> QueryResult<i64> {
+    notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::read_at.is_null())
+        .filter(notifications::archived_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// A user's latest unarchived notifications, newest first.
+pub fn list(conn: &mut DbConn, user_id: i64, limit: i64) -> QueryResult<Vec<Notification>> {
+    notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::archived_at.is_null())
+        .order(notifications::id.desc())
+        .limit(limit)
+        .select((
+            notifications::id,
+            notifications::kind,
+            notifications::title,
+            notifications::body,
+            notifications::task_id,
+            notifications::read_at,
+            notifications::created_at,
+        ))
+        .load(conn)
+}
+
+/// Marks one of a user's notifications read (another user's: nothing).
+pub fn mark_read(conn: &mut DbConn, user_id: i64, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::user_id.eq(user_id))
+            .filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// Marks all of a user's notifications read.
+pub fn mark_all_read(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table.filter(notifications::user_id.eq(user_id)).filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// Whether a notification exists and belongs to the user.
+pub fn belongs_to(conn: &mut DbConn, user_id: i64, id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        notifications::table.filter(notifications::id.eq(id)).filter(notifications::user_id.eq(user_id)),
+    ))
+    .get_result(conn)
+}

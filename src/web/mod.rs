@@ -10,6 +10,7 @@ pub mod flash;
 pub mod headers;
 pub mod jobs;
 pub mod layout;
+pub mod notifications;
 pub mod ops;
 pub mod pages;
 pub mod partials;
@@ -94,6 +95,10 @@ routes! {
     POST "/admin/users/{id}/disable"   => admin::disable,           Access::Session(ADMIN);
     POST "/admin/users/{id}/enable"    => admin::enable,            Access::Session(ADMIN);
     GET  "/admin/audit"                => admin::audit,             Access::Session(ADMIN);
+    GET  "/notifications"              => notifications::page,      Access::Session(ANY_ROLE);
+    GET  "/notifications/bell"         => notifications::bell,      Access::Session(ANY_ROLE);
+    POST "/notifications/{id}/read"    => notifications::mark_read, Access::Session(ANY_ROLE);
+    POST "/notifications/read-all"     => notifications::mark_all_read, Access::Session(ANY_ROLE);
     GET  "/jobs"                       => jobs::page,               Access::Session(ADMIN);
     POST "/jobs/run"                   => jobs::run_now,            Access::Session(ADMIN);
     POST "/jobs/{id}/retry"            => jobs::retry,              Access::Session(ADMIN);

@@ -64,6 +64,21 @@ pub struct OccupancyView {
     pub oob: bool,
 }
 
+/// The header bell (`#bell`) with the unread count.
+#[derive(Template)]
+#[template(path = "partials/bell.html")]
+pub struct BellView {
+    /// Unread notifications.
+    pub unread: i64,
+    /// Swap out of band (live update).
+    pub oob: bool,
+}
+
+/// Renders the bell.
+pub fn bell(unread: i64, oob: bool) -> String {
+    render(&BellView { unread, oob })
+}
+
 fn render(template: &impl Template) -> String {
     // Rendering these fragments only formats owned data; it cannot fail short
     // of a formatter bug, which the tests would show as an empty fragment.

@@ -87,6 +87,8 @@ pub struct TestApp {
     pub port: u16,
     pub db: Db,
     pub settings: Settings,
+    /// The server's live bus.
+    pub bus: taskpulse::live::LiveBus,
     // Dropped last: the database outlives the server handle.
     pub _database: TestDb,
 }
@@ -111,8 +113,9 @@ impl TestApp {
         let db = connect_and_migrate(&settings.db).await.expect("database ready");
         let app = Application::build_with_db(settings.clone(), db.clone()).expect("app builds");
         let port = app.port();
+        let bus = app.bus();
         tokio::spawn(app.run_until_stopped());
-        TestApp { address: format!("http://127.0.0.1:{port}"), port, db, settings, _database: database }
+        TestApp { address: format!("http://127.0.0.1:{port}"), port, db, settings, bus, _database: database }
     }
 
     /// A second server process-equivalent on the same database (a second

@@ -13,6 +13,7 @@ mod cli;
 mod database;
 mod fixtures;
 mod jobs;
+mod notifications;
 mod ops;
 mod reliability;
 mod task_pages;

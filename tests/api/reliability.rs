@@ -48,7 +48,7 @@ fn progress_path(task_id: i64) -> String {
 async fn library_app(url: &DatabaseUrl, database: TestDb) -> TestApp {
     let settings = Settings::for_tests(url.clone());
     let db = connect_and_migrate(&settings.db).await.expect("database opens through the library");
-    TestApp { address: String::new(), port: 0, db, settings, _database: database }
+    TestApp { address: String::new(), port: 0, db, settings, bus: Default::default(), _database: database }
 }
 
 /// Checks a task's trail is one unbroken chain (each row's previous progress

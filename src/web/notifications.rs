@@ -1,0 +1,58 @@
+//! The notification centre: the list, the header bell, marking read.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::services::notifications as service;
+use crate::store::notifications::Notification;
+use crate::web::AppState;
+use crate::web::access::CurrentUser;
+use crate::web::errors::AppError;
+use crate::web::flash::{self, Level, PendingFlash};
+use crate::web::layout::Layout;
+use crate::web::partials;
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+struct NotificationsPage {
+    layout: Layout,
+    items: Vec<Notification>,
+    unread: i64,
+}
+
+/// GET /notifications.
+pub async fn page(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    flash: PendingFlash,
+) -> Result<HttpResponse, AppError> {
+    let (items, unread) = service::overview(&state.db, &user.actor).await?;
+    let page =
+        NotificationsPage { layout: Layout::for_user(&user, "Notifications", "notifications", flash.0), items, unread };
+    let body = page.render().map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+}
+
+/// GET /notifications/bell: the header bell with the unread count (htmx).
+pub async fn bell(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    let unread = service::unread(&state.db, user.actor.id).await?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(partials::bell(unread, false)))
+}
+
+/// POST /notifications/{id}/read.
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    service::mark_read(&state.db, &user.actor, path.into_inner()).await?;
+    state.bus.notifications_changed(user.actor.id);
+    Ok(flash::redirect("/notifications", Level::Success, "Marked read."))
+}
+
+/// POST /notifications/read-all.
+pub async fn mark_all_read(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    let n = service::mark_all_read(&state.db, &user.actor).await?;
+    state.bus.notifications_changed(user.actor.id);
+    Ok(flash::redirect("/notifications", Level::Success, format!("{n} marked read.")))
+}

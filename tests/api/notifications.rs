@@ -1,0 +1,84 @@
+//! The notification centre: the list, the bell, marking read, nobody
+//! touching another's notifications, and the bell updating live when a job
+//! notifies someone.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use taskpulse::domain::role::Role;
+use taskpulse::jobs::{JobContext, JobSettings, kinds};
+use taskpulse::services::{RequestMeta, auth};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::both_backends;
+use crate::fixtures::{TaskSpec, create_task, set_due};
+use crate::helpers::{TestApp, count_of, text_of};
+
+both_backends! {
+    async fn overdue_notifications_are_listed_marked_read_and_private(app: TestApp) {
+        let admin = app.create_user("n-admin", Role::Admin).await;
+        let ann = app.create_user("ann", Role::Employee).await;
+        let bob = app.create_user("bob", Role::Employee).await;
+        let task = create_task(&app, &admin, TaskSpec::new("Late <report>", &[&ann]).due("2099-01-01T10:00")).await;
+        set_due(&app, task, taskpulse::db::now() - chrono::Duration::days(1)).await;
+
+        // Ann keeps a page open: her bell must update live.
+        let session = auth::login(&app.db, &ann.username, &ann.password, app.settings.session, RequestMeta::default()).await.unwrap();
+        let mut request = format!("ws://127.0.0.1:{}/ws?view=mine&since=0", app.port).into_client_request().unwrap();
+        request.headers_mut().insert("Cookie", format!("tp_session={}", session.cookie).parse().unwrap());
+        request.headers_mut().insert("Origin", app.address.parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("socket");
+
+        // The job runs through the app's own bus, as the workers do.
+        let handler = kinds::handlers()["overdue-tasks"].clone();
+        let ctx = JobContext { db: app.db.clone(), bus: app.bus.clone(), now: taskpulse::db::now(), job_id: 0, attempt: 1, settings: JobSettings::default() };
+        let summary = handler(ctx, serde_json::json!({})).await.expect("job ran");
+        assert_eq!(summary["notifications_sent"], 1);
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout_at(deadline, socket.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) if text.contains("id=\"bell\"") => {
+                    assert!(text.contains("1 unread"), "the live bell shows one unread: {text}");
+                    break;
+                }
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no live bell within 5 s: {other:?}"),
+            }
+        }
+
+        let mut browser = app.browser_for(&ann).await;
+        let bell = browser.get("/notifications/bell").await.text().await.unwrap();
+        assert!(bell.contains("1 unread"), "{bell}");
+        let (status, page) = browser.page("/notifications").await;
+        assert_eq!(status, 200);
+        assert_eq!(count_of(&page, "#notifications li.unread"), 1);
+        let title = text_of(&page, "#notifications li strong").unwrap();
+        assert_eq!(title, "Overdue: Late <report>", "escaped, shown as typed");
+        let id = page
+            .select(&scraper::Selector::parse("#notifications li").unwrap())
+            .next()
+            .and_then(|li| li.value().id())
+            .and_then(|id| id.strip_prefix("notification-"))
+            .and_then(|id| id.parse::<i64>().ok())
+            .expect("notification id");
+
+        // Bob can neither see nor mark Ann's notification.
+        let bob_browser = app.browser_for(&bob).await;
+        let denied = bob_browser.post_form(&format!("/notifications/{id}/read"), &[]).await;
+        assert_eq!(denied.status(), 404);
+        let mut bob_browser = bob_browser;
+        let (_, bob_page) = bob_browser.page("/notifications").await;
+        assert_eq!(count_of(&bob_page, "#notifications li"), 0);
+
+        let response = browser.post_form(&format!("/notifications/{id}/read"), &[]).await;
+        assert_eq!(response.status(), 303);
+        let (_, page) = browser.page("/notifications").await;
+        assert_eq!(count_of(&page, "#notifications li.unread"), 0);
+        let bell = browser.get("/notifications/bell").await.text().await.unwrap();
+        assert!(!bell.contains("unread"), "no count once read: {bell}");
+        let response = browser.post_form("/notifications/read-all", &[]).await;
+        assert_eq!(response.status(), 303);
+    }
+}
