@@ -51,6 +51,16 @@ pub fn after_failure(attempts: i32, max_attempts: i32, base: Duration, jitter: f
     (attempts < max_attempts).then(|| backoff(attempts, base, jitter))
 }
 
+/// The working day (Monday to Friday) before `day`.
+pub fn previous_working_day(day: chrono::NaiveDate) -> chrono::NaiveDate {
+    use chrono::{Datelike, Weekday};
+    let mut previous = day.pred_opt().unwrap_or(day);
+    while matches!(previous.weekday(), Weekday::Sat | Weekday::Sun) {
+        previous = previous.pred_opt().unwrap_or(previous);
+    }
+    previous
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +82,14 @@ mod tests {
         assert!(after_failure(1, 4, base, 0.5).is_some());
         assert!(after_failure(3, 4, base, 0.5).is_some());
         assert_eq!(after_failure(4, 4, base, 0.5), None);
+    }
+
+    #[test]
+    fn the_previous_working_day_skips_weekends() {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(previous_working_day(d("2026-12-01")), d("2026-11-30"), "Tuesday → Monday");
+        assert_eq!(previous_working_day(d("2026-11-30")), d("2026-11-27"), "Monday → Friday");
+        assert_eq!(previous_working_day(d("2026-11-29")), d("2026-11-27"), "Sunday → Friday");
     }
 
     #[test]

@@ -23,7 +23,13 @@ where
 
 /// Every built-in kind by name.
 pub fn handlers() -> HashMap<&'static str, Handler> {
-    HashMap::from([("overdue-tasks", handler(overdue_tasks)), ("cleanup-jobs", handler(cleanup_jobs))])
+    HashMap::from([
+        ("overdue-tasks", handler(overdue_tasks)),
+        ("high-priority-alert", handler(high_priority_alert)),
+        ("stale-progress", handler(stale_progress)),
+        ("cleanup-notifications", handler(cleanup_notifications)),
+        ("cleanup-jobs", handler(cleanup_jobs)),
+    ])
 }
 
 /// The slot a scheduled run stands for (its payload), else the attempt's time.
@@ -45,29 +51,25 @@ async fn overdue_tasks(ctx: JobContext, payload: serde_json::Value) -> HandlerRe
         .write(move |conn| {
             let rows = notifications::overdue_tasks(conn, slot)?;
             let mut tasks = BTreeSet::new();
-            let mut notified = BTreeSet::new();
-            let mut sent = 0;
+            let mut notes = Vec::new();
             for row in rows {
                 tasks.insert(row.task_id);
                 let mut recipients = vec![row.user_id];
                 if let Some(team) = row.team_id {
                     recipients.extend(notifications::team_leads(conn, team)?);
                 }
-                for recipient in recipients {
-                    let note = NewNotification {
-                        user_id: recipient,
+                for user_id in recipients {
+                    notes.push(NewNotification {
+                        user_id,
                         kind: "overdue".into(),
                         title: format!("Overdue: {}", row.title),
                         body: "This task is past its due date.".into(),
                         task_id: Some(row.task_id),
                         created_at: slot,
-                    };
-                    if notifications::add_once(conn, &note, day_start)? {
-                        sent += 1;
-                        notified.insert(recipient);
-                    }
+                    });
                 }
             }
+            let (sent, notified) = notify_once(conn, notes, day_start)?;
             let summary = json!({
                 "date": slot.date().to_string(),
                 "overdue_tasks": tasks.len(),
@@ -78,9 +80,7 @@ async fn overdue_tasks(ctx: JobContext, payload: serde_json::Value) -> HandlerRe
         .await
         .map_err(|e| e.to_string())?;
     // After the commit: the recipients' bells update live.
-    for user in notified {
-        ctx.bus.notifications_changed(user);
-    }
+    announce(&ctx, &notified);
     Ok(summary)
 }
 
@@ -97,4 +97,108 @@ async fn cleanup_jobs(ctx: JobContext, payload: serde_json::Value) -> HandlerRes
         .await
         .map_err(|e| e.to_string())?;
     Ok(json!({ "pruned": pruned }))
+}
+
+/// Sends each note once per day; returns how many were new and who got them
+/// (their bells update after the commit).
+fn notify_once(
+    conn: &mut crate::db::DbConn,
+    notes: Vec<NewNotification>,
+    day_start: NaiveDateTime,
+) -> Result<(usize, BTreeSet<i64>), ServiceError> {
+    let mut sent = 0;
+    let mut notified = BTreeSet::new();
+    for note in notes {
+        if notifications::add_once(conn, &note, day_start)? {
+            sent += 1;
+            notified.insert(note.user_id);
+        }
+    }
+    Ok((sent, notified))
+}
+
+fn announce(ctx: &JobContext, users: &BTreeSet<i64>) {
+    for user in users {
+        ctx.bus.notifications_changed(*user);
+    }
+}
+
+/// A project with at least `threshold` (default 3) open HIGH/URGENT tasks
+/// notifies its manager and the admins, once per project and day.
+async fn high_priority_alert(ctx: JobContext, payload: serde_json::Value) -> HandlerResult {
+    let slot = slot_of(&ctx, &payload);
+    let day_start = slot.date().and_hms_opt(0, 0, 0).unwrap_or(slot);
+    let threshold = payload["threshold"].as_i64().filter(|t| *t >= 1).unwrap_or(3);
+    let (alerts_sent, notified) = ctx
+        .db
+        .write(move |conn| {
+            let projects = notifications::busy_projects(conn, threshold)?;
+            let admins = notifications::admins(conn)?;
+            let mut notes = Vec::new();
+            for (_, name, manager, open) in &projects {
+                let mut recipients: BTreeSet<i64> = admins.iter().copied().collect();
+                recipients.extend(*manager);
+                for user_id in recipients {
+                    notes.push(NewNotification {
+                        user_id,
+                        kind: "high_priority".into(),
+                        title: format!("{name}: {open} open high-priority tasks"),
+                        body: format!(
+                            "The project has {open} open HIGH or URGENT tasks (alert threshold {threshold})."
+                        ),
+                        task_id: None,
+                        created_at: slot,
+                    });
+                }
+            }
+            Ok::<_, ServiceError>(notify_once(conn, notes, day_start)?)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    announce(&ctx, &notified);
+    Ok(json!({ "date": slot.date().to_string(), "alerts_sent": alerts_sent, "threshold": threshold }))
+}
+
+/// IN_PROGRESS tasks with no update since the previous working day remind
+/// their assignees, once per task and day.
+async fn stale_progress(ctx: JobContext, payload: serde_json::Value) -> HandlerResult {
+    let slot = slot_of(&ctx, &payload);
+    let day_start = slot.date().and_hms_opt(0, 0, 0).unwrap_or(slot);
+    let since = crate::domain::jobs::previous_working_day(slot.date()).and_hms_opt(0, 0, 0).unwrap_or(slot);
+    let (tasks, sent, notified) = ctx
+        .db
+        .write(move |conn| {
+            let rows = notifications::stale_in_progress(conn, since)?;
+            let tasks: BTreeSet<i64> = rows.iter().map(|r| r.0).collect();
+            let notes = rows
+                .into_iter()
+                .map(|(task_id, title, user_id)| NewNotification {
+                    user_id,
+                    kind: "stale_progress".into(),
+                    title: format!("No progress lately: {title}"),
+                    body: "This task has not been updated since the previous working day.".into(),
+                    task_id: Some(task_id),
+                    created_at: slot,
+                })
+                .collect();
+            let (sent, notified) = notify_once(conn, notes, day_start)?;
+            Ok::<_, ServiceError>((tasks.len(), sent, notified))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    announce(&ctx, &notified);
+    Ok(json!({ "date": slot.date().to_string(), "stale_tasks": tasks, "reminders_sent": sent }))
+}
+
+/// Archives notifications read more than 30 days (payload `days`) ago.
+async fn cleanup_notifications(ctx: JobContext, payload: serde_json::Value) -> HandlerResult {
+    let days = payload["days"].as_i64().filter(|d| *d >= 1).unwrap_or(30);
+    let before = ctx.now - chrono::Duration::days(days);
+    let now = ctx.now;
+    let archived = ctx
+        .db
+        .write(move |conn| Ok::<_, ServiceError>(notifications::archive_read(conn, before, now)?))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(json!({ "archived": archived, "older_than_days": days }))
 }

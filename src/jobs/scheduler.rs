@@ -134,7 +134,13 @@ pub fn defaults(now: NaiveDateTime) -> Vec<Schedule> {
         last_slot: None,
         updated_at: now,
     };
-    vec![schedule("overdue-tasks", "0 6 * * *"), schedule("cleanup-jobs", "30 2 * * *")]
+    vec![
+        schedule("overdue-tasks", "0 6 * * *"),
+        schedule("high-priority-alert", "0 9 * * *"),
+        schedule("stale-progress", "15 17 * * *"),
+        schedule("cleanup-notifications", "0 2 * * SUN"),
+        schedule("cleanup-jobs", "30 2 * * *"),
+    ]
 }
 
 /// Adds the default schedules that are missing.

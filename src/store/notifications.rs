@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::schema::{assignments, notifications, tasks, users};
+use crate::schema::{assignments, notifications, projects, tasks, users};
 
 /// A notification to add.
 #[derive(Debug, Clone, Insertable)]
@@ -25,8 +25,8 @@ pub struct NewNotification {
 }
 
 /// Adds a notification unless the recipient already has one of this kind
-/// about this task since `since` (so a job run twice sends it once).
-/// Returns whether it was added.
+/// about this task (and, for notes about no task, with this title) since
+/// `since`, so a job run twice sends it once. Returns whether it was added.
 pub fn add_once(conn: &mut DbConn, new: &NewNotification, since: NaiveDateTime) -> QueryResult<bool> {
     let mut same = notifications::table
         .filter(notifications::user_id.eq(new.user_id))
@@ -35,7 +35,7 @@ pub fn add_once(conn: &mut DbConn, new: &NewNotification, since: NaiveDateTime) 
         .into_boxed();
     same = match new.task_id {
         Some(task) => same.filter(notifications::task_id.eq(task)),
-        None => same.filter(notifications::task_id.is_null()),
+        None => same.filter(notifications::task_id.is_null()).filter(notifications::title.eq(new.title.clone())),
     };
     let exists = same.select(notifications::id).first::<i64>(conn).optional()?.is_some();
     if exists {
@@ -164,4 +164,51 @@ pub fn belongs_to(conn: &mut DbConn, user_id: i64, id: i64) -> QueryResult<bool>
         notifications::table.filter(notifications::id.eq(id)).filter(notifications::user_id.eq(user_id)),
     ))
     .get_result(conn)
+}
+
+/// Projects with at least `threshold` open HIGH/URGENT tasks: (project id,
+/// name, manager, open high-priority tasks).
+pub fn busy_projects(conn: &mut DbConn, threshold: i64) -> QueryResult<Vec<(i64, String, Option<i64>, i64)>> {
+    let rows: Vec<(i64, String, Option<i64>)> = projects::table
+        .inner_join(tasks::table)
+        .filter(tasks::priority.eq_any(["HIGH", "URGENT"]))
+        .filter(tasks::status.ne_all(["DONE", "CANCELLED"]))
+        .select((projects::id, projects::name, projects::manager_id))
+        .order(projects::id.asc())
+        .load(conn)?;
+    let mut out: Vec<(i64, String, Option<i64>, i64)> = Vec::new();
+    for (id, name, manager) in rows {
+        match out.last_mut() {
+            Some(last) if last.0 == id => last.3 += 1,
+            _ => out.push((id, name, manager, 1)),
+        }
+    }
+    out.retain(|p| p.3 >= threshold);
+    Ok(out)
+}
+
+/// Active admins.
+pub fn admins(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
+    users::table.filter(users::role.eq("admin")).filter(users::is_active.eq(true)).select(users::id).load(conn)
+}
+
+/// IN_PROGRESS tasks not updated since `since`, one row per assignee:
+/// (task id, title, assignee).
+pub fn stale_in_progress(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(i64, String, i64)>> {
+    tasks::table
+        .inner_join(assignments::table)
+        .filter(tasks::status.eq("IN_PROGRESS"))
+        .filter(tasks::last_progress_update_at.is_null().or(tasks::last_progress_update_at.lt(since)))
+        .select((tasks::id, tasks::title, assignments::user_id))
+        .order((tasks::id.asc(), assignments::user_id.asc()))
+        .load(conn)
+}
+
+/// Archives read notifications read before `before`; returns how many.
+pub fn archive_read(conn: &mut DbConn, before: NaiveDateTime, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table.filter(notifications::archived_at.is_null()).filter(notifications::read_at.lt(before)),
+    )
+    .set(notifications::archived_at.eq(Some(now)))
+    .execute(conn)
 }

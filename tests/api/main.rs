@@ -16,5 +16,6 @@ mod jobs;
 mod notifications;
 mod ops;
 mod reliability;
+mod scheduled_jobs;
 mod task_pages;
 mod tasks_api;
