@@ -135,9 +135,10 @@ async fn high_priority_alert(ctx: JobContext, payload: serde_json::Value) -> Han
             let projects = notifications::busy_projects(conn, threshold)?;
             let admins = notifications::admins(conn)?;
             let mut notes = Vec::new();
-            for (_, name, manager, open) in &projects {
+            for project in &projects {
+                let (name, manager, open) = (&project.name, project.manager_id, project.open);
                 let mut recipients: BTreeSet<i64> = admins.iter().copied().collect();
-                recipients.extend(*manager);
+                recipients.extend(manager);
                 for user_id in recipients {
                     notes.push(NewNotification {
                         user_id,
@@ -151,7 +152,7 @@ async fn high_priority_alert(ctx: JobContext, payload: serde_json::Value) -> Han
                     });
                 }
             }
-            Ok::<_, ServiceError>(notify_once(conn, notes, day_start)?)
+            notify_once(conn, notes, day_start)
         })
         .await
         .map_err(|e| e.to_string())?;

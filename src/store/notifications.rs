@@ -166,9 +166,21 @@ pub fn belongs_to(conn: &mut DbConn, user_id: i64, id: i64) -> QueryResult<bool>
     .get_result(conn)
 }
 
-/// Projects with at least `threshold` open HIGH/URGENT tasks: (project id,
-/// name, manager, open high-priority tasks).
-pub fn busy_projects(conn: &mut DbConn, threshold: i64) -> QueryResult<Vec<(i64, String, Option<i64>, i64)>> {
+/// A project and how many HIGH/URGENT tasks it has open.
+#[derive(Debug, Clone)]
+pub struct BusyProject {
+    /// Project.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its manager.
+    pub manager_id: Option<i64>,
+    /// Open HIGH/URGENT tasks.
+    pub open: i64,
+}
+
+/// Projects with at least `threshold` open HIGH/URGENT tasks.
+pub fn busy_projects(conn: &mut DbConn, threshold: i64) -> QueryResult<Vec<BusyProject>> {
     let rows: Vec<(i64, String, Option<i64>)> = projects::table
         .inner_join(tasks::table)
         .filter(tasks::priority.eq_any(["HIGH", "URGENT"]))
@@ -176,14 +188,14 @@ pub fn busy_projects(conn: &mut DbConn, threshold: i64) -> QueryResult<Vec<(i64,
         .select((projects::id, projects::name, projects::manager_id))
         .order(projects::id.asc())
         .load(conn)?;
-    let mut out: Vec<(i64, String, Option<i64>, i64)> = Vec::new();
-    for (id, name, manager) in rows {
+    let mut out: Vec<BusyProject> = Vec::new();
+    for (id, name, manager_id) in rows {
         match out.last_mut() {
-            Some(last) if last.0 == id => last.3 += 1,
-            _ => out.push((id, name, manager, 1)),
+            Some(last) if last.id == id => last.open += 1,
+            _ => out.push(BusyProject { id, name, manager_id, open: 1 }),
         }
     }
-    out.retain(|p| p.3 >= threshold);
+    out.retain(|p| p.open >= threshold);
     Ok(out)
 }
 
