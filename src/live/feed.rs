@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Mutex as AsyncMutex, broadcast};
 
-use super::{Hub, LiveEvent};
+use super::LiveEvent;
 use crate::db::Db;
 use crate::domain::progress::{Viewer, may_access};
 use crate::domain::role::Role;
@@ -105,7 +105,7 @@ impl Feed {
     }
 
     /// Counters of a (scoped) filter, rendered, from the short cache.
-    async fn counters(&self, db: &Db, hub: &Arc<Hub>, actor: &Actor, filter: TaskFilter) -> Option<Arc<str>> {
+    async fn counters(&self, db: &Db, actor: &Actor, filter: TaskFilter) -> Option<Arc<str>> {
         let key = format!("{:?}", task_views::scoped(actor, filter.clone()));
         let mut cache = self.counters.lock().await;
         if let Some((at, html)) = cache.get(&key)
@@ -113,8 +113,8 @@ impl Feed {
         {
             return Some(html.clone());
         }
-        let page = task_views::monitor(db, hub, actor, filter, 1, 1).await.ok()?;
-        let html: Arc<str> = partials::counters(&page.counters, true).into();
+        let counters = task_views::counters(db, actor, filter).await.ok()?;
+        let html: Arc<str> = partials::counters(&counters, true).into();
         cache.retain(|_, (at, _)| at.elapsed() < COUNTER_TTL);
         cache.insert(key, (Instant::now(), html.clone()));
         Some(html)
@@ -272,11 +272,9 @@ async fn render_task(state: &AppState, task_id: i64) -> Option<Result<TaskUpdate
             return Some(Err(()));
         }
     };
-    let mut short = card.clone();
-    short.recent.truncate(3);
     let json = serde_json::json!({ "type": "task", "task": crate::api::tasks::task_json(card.clone(), true) });
     let monitor_html = partials::monitor_card(&card, Some("true"));
-    let state_html = partials::task_state(&short, true);
+    let state_html = partials::task_state(&card, true);
     Some(Ok(TaskUpdate {
         card_frame: ByteString::from(monitor_html.clone()),
         card_counters_frame: ByteString::from(monitor_html.clone()),
@@ -460,8 +458,8 @@ impl Page {
                 ))
             }
             View::Detail { task_id } => {
-                let mut card = task_views::detail(&state.db, &state.hub, &self.actor, task_id).await?;
-                card.recent.truncate(3);
+                let recent = Some(partials::STATE_UPDATES as i64);
+                let card = task_views::card(&state.db, &state.hub, &self.actor, task_id, recent).await?;
                 Ok(partials::task_state(&card, true))
             }
             View::Other => Ok(String::new()),
@@ -578,7 +576,7 @@ async fn serve_page(
             _ = counters.tick(), if page.counters_dirty => {
                 page.counters_dirty = false;
                 if let View::Monitor(filters) = &page.view
-                    && let Some(html) = state.feed.counters(&state.db, &state.hub, &page.actor, filters.filter()).await
+                    && let Some(html) = state.feed.counters(&state.db, &page.actor, filters.filter()).await
                 {
                     alive = ws.text(html.to_string()).await.is_ok();
                 }
@@ -632,13 +630,7 @@ pub async fn api_feed(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let token = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string())
-        .unwrap_or_default();
+    let token = crate::web::access::bearer_token(req.headers()).unwrap_or_default();
     let (response, mut ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let state = state.into_inner();
     let mut updates = state.feed.subscribe();

@@ -2,6 +2,7 @@
 //! read. Nobody reads or marks another user's notifications.
 
 use crate::db::{Db, now};
+use crate::live::LiveBus;
 use crate::services::{Actor, ServiceError};
 use crate::store::notifications::{self as store, Notification};
 
@@ -20,8 +21,9 @@ pub async fn unread(db: &Db, user_id: i64) -> Result<i64, ServiceError> {
     db.read(move |conn| Ok::<_, ServiceError>(store::unread_count(conn, user_id)?)).await
 }
 
-/// Marks one notification read; another user's is "not found".
-pub async fn mark_read(db: &Db, actor: &Actor, id: i64) -> Result<(), ServiceError> {
+/// Marks one notification read; another user's is "not found". The user's
+/// bells update after the commit.
+pub async fn mark_read(db: &Db, bus: &LiveBus, actor: &Actor, id: i64) -> Result<(), ServiceError> {
     let user = actor.id;
     db.write(move |conn| {
         if !store::belongs_to(conn, user, id)? {
@@ -30,11 +32,15 @@ pub async fn mark_read(db: &Db, actor: &Actor, id: i64) -> Result<(), ServiceErr
         store::mark_read(conn, user, id, now())?;
         Ok(())
     })
-    .await
+    .await?;
+    bus.notifications_changed(user);
+    Ok(())
 }
 
 /// Marks every notification of the actor read; returns how many.
-pub async fn mark_all_read(db: &Db, actor: &Actor) -> Result<usize, ServiceError> {
+pub async fn mark_all_read(db: &Db, bus: &LiveBus, actor: &Actor) -> Result<usize, ServiceError> {
     let user = actor.id;
-    db.write(move |conn| Ok::<_, ServiceError>(store::mark_all_read(conn, user, now())?)).await
+    let marked = db.write(move |conn| Ok::<_, ServiceError>(store::mark_all_read(conn, user, now())?)).await?;
+    bus.notifications_changed(user);
+    Ok(marked)
 }

@@ -222,15 +222,35 @@ pub async fn monitor(
 
 /// One task the viewer may see, with its full trail.
 pub async fn detail(db: &Db, hub: &Arc<Hub>, actor: &Actor, task_id: i64) -> Result<TaskCard, ServiceError> {
+    card(db, hub, actor, task_id, None).await
+}
+
+/// One task the viewer may see, with its latest `recent` trail rows (`None`:
+/// all of them).
+pub async fn card(
+    db: &Db,
+    hub: &Arc<Hub>,
+    actor: &Actor,
+    task_id: i64,
+    recent: Option<i64>,
+) -> Result<TaskCard, ServiceError> {
     let viewer = Viewer { id: actor.id, role: actor.role, team_id: actor.team_id };
     let hub = hub.clone();
     db.read(move |conn| {
         let task = crate::services::progress::load_visible(conn, viewer, task_id)?;
         let mut card = cards(conn, &hub, vec![task], 0)?.pop().ok_or(ServiceError::NotFound)?;
-        card.recent = task_views::trail(conn, task_id, None)?;
+        if recent != Some(0) {
+            card.recent = task_views::trail(conn, task_id, recent)?;
+        }
         Ok(card)
     })
     .await
+}
+
+/// Counters of the tasks the actor may see under a filter.
+pub async fn counters(db: &Db, actor: &Actor, filter: TaskFilter) -> Result<Counters, ServiceError> {
+    let filter = scoped(actor, filter);
+    db.read(move |conn| counters_of(conn, &filter)).await
 }
 
 /// One task as a card for the live feed (no access check: the feed checks

@@ -179,12 +179,7 @@ async fn check(req: &mut ServiceRequest, spec: RouteSpec) -> Result<(), AppError
             Ok(())
         }
         Access::Token(roles) => {
-            let bearer = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(|t| t.trim().to_string());
+            let bearer = bearer_token(req.headers());
             let actor = match bearer {
                 Some(token) if !token.is_empty() => auth::actor_from_token(&state.db, &token).await?,
                 _ => None,
@@ -200,6 +195,15 @@ async fn check(req: &mut ServiceRequest, spec: RouteSpec) -> Result<(), AppError
             Ok(())
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string())
 }
 
 fn req_path_and_query(req: &ServiceRequest) -> String {

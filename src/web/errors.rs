@@ -217,7 +217,7 @@ pub async fn render_errors(
 }
 
 /// A page script that asked for JSON (`Accept: application/json`).
-fn wants_json(req: &actix_web::HttpRequest) -> bool {
+pub fn wants_json(req: &actix_web::HttpRequest) -> bool {
     req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
 }
 

@@ -45,14 +45,12 @@ pub async fn mark_read(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    service::mark_read(&state.db, &user.actor, path.into_inner()).await?;
-    state.bus.notifications_changed(user.actor.id);
+    service::mark_read(&state.db, &state.bus, &user.actor, path.into_inner()).await?;
     Ok(flash::redirect("/notifications", Level::Success, "Marked read."))
 }
 
 /// POST /notifications/read-all.
 pub async fn mark_all_read(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    let n = service::mark_all_read(&state.db, &user.actor).await?;
-    state.bus.notifications_changed(user.actor.id);
+    let n = service::mark_all_read(&state.db, &state.bus, &user.actor).await?;
     Ok(flash::redirect("/notifications", Level::Success, format!("{n} marked read.")))
 }

@@ -45,7 +45,12 @@ pub struct LoginForm {
 
 /// Only local paths are followed after login (no open redirect).
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+    local_path(next).unwrap_or("/")
+}
+
+/// A path on this site (never another host: no open redirect), or `None`.
+pub fn local_path(next: &str) -> Option<&str> {
+    (next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")).then_some(next)
 }
 
 fn login_page(

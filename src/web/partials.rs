@@ -31,6 +31,9 @@ pub struct MyCard<'a> {
     pub oob: Option<&'a str>,
 }
 
+/// How many of a task's latest updates its live state block shows.
+pub const STATE_UPDATES: usize = 3;
+
 /// The live part of a task (`#state-<id>`): status, progress, latest updates
 /// and the version the form sends back.
 #[derive(Template)]

@@ -20,6 +20,7 @@ use crate::web::access::CurrentUser;
 use crate::web::errors::AppError;
 use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
+use crate::web::pages::local_path;
 use crate::web::partials;
 
 /// Status filter choices (value, label).
@@ -142,20 +143,6 @@ fn parse_version(raw: Option<&str>) -> Result<Option<i32>, ServiceError> {
     }
 }
 
-fn wants_json(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(actix_web::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
-}
-
-fn back_to(next: Option<&str>, fallback: &str) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
-        _ => fallback.to_string(),
-    }
-}
-
 /// POST /tasks/{id}/progress: sets progress or completes. The page script
 /// asks for JSON (answer + the fresh state fragment); a plain form post is
 /// redirected back with a message.
@@ -168,8 +155,8 @@ pub async fn update_progress(
 ) -> Result<HttpResponse, AppError> {
     let task_id = path.into_inner();
     let form = form.into_inner();
-    let json = wants_json(&req);
-    let back = back_to(form.next.as_deref(), "/tasks");
+    let json = crate::web::errors::wants_json(&req);
+    let back = form.next.as_deref().and_then(local_path).unwrap_or("/tasks").to_string();
     let result = async {
         let kind = if form.action.as_deref() == Some("complete") { Kind::Complete } else { Kind::Progress };
         let raw = form.progress_quick.as_deref().filter(|q| !q.is_empty()).unwrap_or(&form.progress);
@@ -193,7 +180,8 @@ pub async fn update_progress(
     .await;
     match (result, json) {
         (Ok(outcome), true) => {
-            let card = task_views::detail(&state.db, &state.hub, &user.actor, task_id).await?;
+            let recent = Some(partials::STATE_UPDATES as i64);
+            let card = task_views::card(&state.db, &state.hub, &user.actor, task_id, recent).await?;
             let body = serde_json::json!({
                 "status": outcome.answer.status,
                 "task_id": outcome.answer.task_id,
@@ -201,7 +189,7 @@ pub async fn update_progress(
                 "task_status": outcome.answer.task_status,
                 "version": outcome.answer.version,
                 "replayed": outcome.replayed,
-                "state_html": partials::task_state(&trimmed(card), false),
+                "state_html": partials::task_state(&card, false),
             });
             Ok(HttpResponse::Ok().json(body))
         }
@@ -222,12 +210,6 @@ pub async fn update_progress(
         (Err(ServiceError::Conflict(message)), false) => Ok(flash::redirect(&back, Level::Error, &message)),
         (Err(err), false) => Err(err.into()),
     }
-}
-
-/// A detail card cut down to what the state fragment shows (three updates).
-fn trimmed(mut card: TaskCard) -> TaskCard {
-    card.recent.truncate(3);
-    card
 }
 
 // ---------- Monitor ----------
@@ -286,6 +268,13 @@ impl MonitorFilters {
         }
     }
 
+    /// The filters and a page number as a query string.
+    pub fn query_with_page(&self, page: i64) -> String {
+        let filters = self.query_string();
+        let sep = if filters.is_empty() { "" } else { "&" };
+        format!("{filters}{sep}page={page}")
+    }
+
     /// The filters as a query string (without the page).
     pub fn query_string(&self) -> String {
         let mut parts = Vec::new();
@@ -323,9 +312,7 @@ struct MonitorPageView {
 
 impl MonitorPageView {
     fn page_url(&self, page: i64) -> String {
-        let filters = self.query.query_string();
-        let sep = if filters.is_empty() { "" } else { "&" };
-        format!("/monitor?{filters}{sep}page={page}")
+        format!("/monitor?{}", self.query.query_with_page(page))
     }
 }
 
@@ -342,12 +329,7 @@ pub async fn monitor(
         task_views::monitor(&state.db, &state.hub, &user.actor, filters.filter(), filters.page, MONITOR_PAGE_SIZE)
             .await?;
     let choices = assign::choices(&state.db, &user.actor).await?;
-    let page_filters = format!(
-        "{}{}page={}",
-        filters.query_string(),
-        if filters.query_string().is_empty() { "" } else { "&" },
-        view.page
-    );
+    let page_filters = filters.query_with_page(view.page);
     let page = MonitorPageView {
         layout: Layout::for_user(&user, "Monitor", "monitor", flash.0),
         scope_label: if user.actor.role == Role::Lead { "Your team's tasks" } else { "All tasks" },
@@ -402,7 +384,7 @@ pub async fn detail(
     };
     let page = DetailPage {
         layout: Layout::for_user(&user, card.task.title.clone(), "", flash.0),
-        state: partials::task_state(&trimmed(card.clone()), false),
+        state: partials::task_state(&card, false),
         skills: skills.into_iter().map(|(_, name, level)| (name, level)).collect(),
         can_edit: role != Role::Employee,
         status_actions,
@@ -609,7 +591,7 @@ pub async fn edit_form(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let task_id = path.into_inner();
-    let card = task_views::detail(&state.db, &state.hub, &user.actor, task_id).await?;
+    let card = task_views::card(&state.db, &state.hub, &user.actor, task_id, Some(0)).await?;
     let skills = task_views::skills(&state.db, task_id).await?;
     let task = &card.task;
     let form = FormValues {

@@ -9,7 +9,7 @@ use taskpulse::db::DbError;
 use taskpulse::domain::role::Role;
 use taskpulse::live::LiveBus;
 use taskpulse::schema::{assignments, idempotency_keys, task_progress, tasks};
-use taskpulse::services::{Actor, RequestMeta, ServiceError, accounts, assign, progress};
+use taskpulse::services::{Actor, ServiceError, assign, progress};
 use taskpulse::store::{tasks as task_store, users};
 
 use crate::helpers::{TestApp, TestUser};
@@ -25,24 +25,7 @@ pub async fn actor_for(app: &TestApp, user: &TestUser) -> Actor {
 
 /// Creates a user of `role` in `team` (None: no team).
 pub async fn user_in_team(app: &TestApp, username: &str, role: Role, team: Option<&str>) -> TestUser {
-    let password = "correct horse battery staple".to_string();
-    let id = accounts::create_user(
-        &app.db,
-        accounts::CreateUser {
-            username: username.into(),
-            email: format!("{username}@example.com"),
-            full_name: format!("{username} Person"),
-            role,
-            team: team.map(str::to_string),
-            password: password.clone(),
-            capacity_hours_per_week: 40.0,
-            hourly_rate_cents: 5000,
-        },
-        RequestMeta::default(),
-    )
-    .await
-    .expect("user created");
-    TestUser { id, username: username.into(), password }
+    app.create_user_in(username, role, team).await
 }
 
 /// What a task is created with.

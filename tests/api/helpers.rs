@@ -136,8 +136,13 @@ impl TestApp {
     /// Creates a user with a role (team "Alpha" for leads and employees);
     /// returns the user id and password.
     pub async fn create_user(&self, username: &str, role: Role) -> TestUser {
+        let team = matches!(role, Role::Lead | Role::Employee).then_some("Alpha");
+        self.create_user_in(username, role, team).await
+    }
+
+    /// Creates a user of `role` in `team` (None: no team).
+    pub async fn create_user_in(&self, username: &str, role: Role, team: Option<&str>) -> TestUser {
         let password = "correct horse battery staple".to_string();
-        let team = matches!(role, Role::Lead | Role::Employee).then(|| "Alpha".to_string());
         let id = accounts::create_user(
             &self.db,
             accounts::CreateUser {
@@ -145,7 +150,7 @@ impl TestApp {
                 email: format!("{username}@example.com"),
                 full_name: format!("{username} Person"),
                 role,
-                team,
+                team: team.map(str::to_string),
                 password: password.clone(),
                 capacity_hours_per_week: 40.0,
                 hourly_rate_cents: 5000,
