@@ -72,6 +72,30 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Outgoing mail.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MailArgs {
+    /// SMTP server, e.g. smtp://user:password@mail.example.com:587?tls=required
+    /// or smtps://…:465; without it, mail is written as .eml files under
+    /// <data dir>/mail.
+    #[arg(long, env = "TASKPULSE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From header of outgoing mail.
+    #[arg(long, env = "TASKPULSE_MAIL_FROM", default_value = "Taskpulse <taskpulse@localhost>")]
+    pub mail_from: String,
+}
+
+impl MailArgs {
+    /// Resolves and checks mail settings; links in messages start with `base_url`.
+    pub fn resolve(&self, data_dir: &Path, base_url: &str) -> Result<crate::mail::MailSettings, ConfigError> {
+        let mut mail = crate::mail::MailSettings::files(data_dir.join("mail"), base_url);
+        mail.smtp_url = self.smtp_url.clone().filter(|u| !u.trim().is_empty());
+        mail.from = self.mail_from.clone();
+        mail.check().map_err(ConfigError)?;
+        Ok(mail)
+    }
+}
+
 /// Settings of the web server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -103,6 +127,9 @@ pub struct ServeArgs {
     /// Background job workers (0: run no jobs and no scheduler in this process).
     #[arg(long, env = "TASKPULSE_JOB_WORKERS", default_value_t = 2)]
     pub job_workers: usize,
+    /// Outgoing mail.
+    #[command(flatten)]
+    pub mail: MailArgs,
 }
 
 /// Everything `serve` needs, resolved and checked.
@@ -124,6 +151,8 @@ pub struct Settings {
     pub shutdown_grace_secs: u64,
     /// Background job workers (0: none, and no scheduler).
     pub job_workers: usize,
+    /// Outgoing mail.
+    pub mail: crate::mail::MailSettings,
 }
 
 impl Settings {
@@ -152,7 +181,10 @@ impl Settings {
         if serve.job_workers > 64 {
             return Err(ConfigError("TASKPULSE_JOB_WORKERS: must be between 0 and 64".into()));
         }
+        let base_url = serve.public_url.clone().unwrap_or_else(|| format!("http://{}", serve.addr));
+        let mail = serve.mail.resolve(&db.data_dir, &base_url)?;
         Ok(Settings {
+            mail,
             addr: serve.addr.clone(),
             db: db.resolve()?,
             workers,
@@ -179,6 +211,10 @@ impl Settings {
             shutdown_grace_secs: 2,
             // Tests drive jobs themselves (manual clock, run_due_now).
             job_workers: 0,
+            mail: crate::mail::MailSettings::files(
+                std::env::temp_dir().join(format!("taskpulse-mail-{}", crate::security::random_hex(8))),
+                "http://127.0.0.1",
+            ),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod jobs;
 pub mod live;
+pub mod mail;
 pub mod schema;
 pub mod security;
 pub mod services;

@@ -4,8 +4,9 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use taskpulse::config::{DbArgs, ServeArgs, Settings};
+use taskpulse::config::{DbArgs, MailArgs, ServeArgs, Settings};
 use taskpulse::domain::role::Role;
+use taskpulse::mail::MailSettings;
 use taskpulse::services::{RequestMeta, ServiceError, accounts, demo};
 use taskpulse::startup::{Application, connect_and_migrate};
 
@@ -52,6 +53,8 @@ enum Command {
         action: JobsCommand,
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        mail: MailArgs,
     },
 }
 
@@ -190,10 +193,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(%url, "listening");
             app.run_until_stopped().await?;
         }
-        Command::Jobs { action, db } => {
+        Command::Jobs { action, db, mail } => {
             let settings = db.resolve()?;
+            let base_url = std::env::var("TASKPULSE_PUBLIC_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+            let mail = mail.resolve(&db.data_dir, &base_url)?;
             let database = connect_and_migrate(&settings).await?;
-            jobs_command(action, database).await?;
+            jobs_command(action, database, mail).await?;
         }
         Command::Migrate { db } => {
             let settings = db.resolve()?;
@@ -261,10 +266,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn jobs_command(action: JobsCommand, db: taskpulse::db::Db) -> anyhow::Result<()> {
+async fn jobs_command(action: JobsCommand, db: taskpulse::db::Db, mail: MailSettings) -> anyhow::Result<()> {
     use std::sync::Arc;
     use taskpulse::jobs::{EnqueueOptions, JobSettings, Jobs, SystemClock, scheduler};
-    let engine = Jobs::new(db, Default::default(), Arc::new(SystemClock), JobSettings::default());
+    let settings = JobSettings { mail, ..JobSettings::default() };
+    let engine = Jobs::new(db, Default::default(), Arc::new(SystemClock), settings);
     scheduler::ensure_defaults(&engine).await.map_err(describe)?;
     match action {
         JobsCommand::List => {

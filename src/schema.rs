@@ -24,6 +24,7 @@ diesel::table! {
         is_active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email_preference -> Text,
     }
 }
 
@@ -239,6 +240,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    hourly_rates (user_id, effective_from) {
+        user_id -> BigInt,
+        effective_from -> Date,
+        rate_cents -> BigInt,
+    }
+}
+
+diesel::table! {
+    time_entries (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        task_id -> BigInt,
+        work_date -> Date,
+        minutes -> Integer,
+        note -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payroll_periods (id) {
+        id -> BigInt,
+        starts_on -> Date,
+        ends_on -> Date,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        approved_by -> Nullable<BigInt>,
+        approved_at -> Nullable<Timestamp>,
+        paid_by -> Nullable<BigInt>,
+        paid_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payroll_records (id) {
+        id -> BigInt,
+        period_id -> BigInt,
+        user_id -> BigInt,
+        rate_cents -> BigInt,
+        minutes -> BigInt,
+        pay_cents -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbound_emails (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        unique_key -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> teams (team_id));
 diesel::joinable!(schedule_slots -> schedules (schedule_name));
 diesel::joinable!(schedule_slots -> jobs (job_id));
@@ -256,6 +320,12 @@ diesel::joinable!(task_progress -> tasks (task_id));
 diesel::joinable!(task_progress -> users (user_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(hourly_rates -> users (user_id));
+diesel::joinable!(time_entries -> users (user_id));
+diesel::joinable!(time_entries -> tasks (task_id));
+diesel::joinable!(payroll_records -> payroll_periods (period_id));
+diesel::joinable!(payroll_records -> users (user_id));
+diesel::joinable!(outbound_emails -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     teams,
@@ -277,4 +347,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     schedules,
     schedule_slots,
+    hourly_rates,
+    time_entries,
+    payroll_periods,
+    payroll_records,
+    outbound_emails,
 );

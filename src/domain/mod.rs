@@ -37,6 +37,7 @@ pub mod account;
 pub mod jobs;
 pub mod login;
 pub mod password;
+pub mod payroll;
 pub mod progress;
 pub mod role;
 pub mod task;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use serde_json::json;
 
-use super::{Handler, HandlerResult, JobContext, to_chrono};
+use super::{EnqueueOptions, Handler, HandlerResult, JobContext, to_chrono};
 use crate::services::ServiceError;
 use crate::store::jobs as job_store;
 use crate::store::notifications::{self, NewNotification};
@@ -29,6 +29,9 @@ pub fn handlers() -> HashMap<&'static str, Handler> {
         ("stale-progress", handler(stale_progress)),
         ("cleanup-notifications", handler(cleanup_notifications)),
         ("cleanup-jobs", handler(cleanup_jobs)),
+        ("send-pending-notifications", handler(send_pending_notifications)),
+        ("deliver-email", handler(deliver_email)),
+        ("weekly-payroll", handler(weekly_payroll)),
     ])
 }
 
@@ -113,6 +116,12 @@ fn notify_once(
             sent += 1;
             notified.insert(note.user_id);
         }
+    }
+    if sent > 0 {
+        // Users who want each notification by email get it within moments,
+        // not at the next hourly digest; the job commits with the notes.
+        let once = EnqueueOptions { unique_key: Some("deliver-email".into()), ..Default::default() };
+        super::enqueue_in(conn, "deliver-email", &json!({}), &once, crate::db::now())?;
     }
     Ok((sent, notified))
 }
@@ -202,4 +211,63 @@ async fn cleanup_notifications(ctx: JobContext, payload: serde_json::Value) -> H
         .await
         .map_err(|e| e.to_string())?;
     Ok(json!({ "archived": archived, "older_than_days": days }))
+}
+
+/// Queues the emails that notifications call for, then delivers every
+/// queued message. `digests`: also the hourly digests.
+async fn send_emails(ctx: &JobContext, digests: bool) -> HandlerResult {
+    let base_url = ctx.settings.mail.base_url.clone();
+    let now = ctx.now;
+    let queued = ctx
+        .db
+        .write(move |conn| crate::services::mail::queue_pending(conn, digests, &base_url, now))
+        .await
+        .map_err(|e| e.to_string())?;
+    let delivery = crate::services::mail::deliver(&ctx.db, &ctx.settings.mail, now).await.map_err(|e| e.to_string())?;
+    if let Some(error) = delivery.error {
+        // Retried with backoff; the queued messages wait in the outbox.
+        return Err(format!(
+            "{} of {} emails could not be sent: {error}",
+            delivery.failed,
+            delivery.failed + delivery.sent
+        ));
+    }
+    Ok(json!({ "queued": queued, "sent": delivery.sent }))
+}
+
+/// Hourly: a digest of unread notifications not yet emailed to each user
+/// who wants a digest, plus anything still waiting in the outbox.
+async fn send_pending_notifications(ctx: JobContext, _payload: serde_json::Value) -> HandlerResult {
+    send_emails(&ctx, true).await
+}
+
+/// Right after notifications are added: email those users who want each
+/// notification at once.
+async fn deliver_email(ctx: JobContext, _payload: serde_json::Value) -> HandlerResult {
+    send_emails(&ctx, false).await
+}
+
+/// Monday 07:00: the pay period of the previous Monday–Sunday (in the
+/// schedule's time zone), from time entries; pending until an admin
+/// approves it. A payload `week` (any day, YYYY-MM-DD) picks another week.
+async fn weekly_payroll(ctx: JobContext, payload: serde_json::Value) -> HandlerResult {
+    let slot = slot_of(&ctx, &payload);
+    let chosen = payload["week"].as_str().map(str::parse::<chrono::NaiveDate>);
+    ctx.db
+        .write(move |conn| {
+            let start = match chosen {
+                Some(Ok(day)) => crate::domain::payroll::week_start(day),
+                Some(Err(_)) => return Err(ServiceError::field("week", "week must be a day as YYYY-MM-DD")),
+                None => {
+                    let zone = job_store::schedule(conn, "weekly-payroll")?
+                        .and_then(|s| s.timezone.parse::<chrono_tz::Tz>().ok())
+                        .unwrap_or(chrono_tz::UTC);
+                    let local = chrono::TimeZone::from_utc_datetime(&zone, &slot).date_naive();
+                    crate::domain::payroll::previous_week(local).0
+                }
+            };
+            Ok(crate::services::payroll::generate(conn, start, slot)?.1)
+        })
+        .await
+        .map_err(|e| e.to_string())
 }

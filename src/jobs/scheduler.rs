@@ -140,6 +140,8 @@ pub fn defaults(now: NaiveDateTime) -> Vec<Schedule> {
         schedule("stale-progress", "15 17 * * *"),
         schedule("cleanup-notifications", "0 2 * * SUN"),
         schedule("cleanup-jobs", "30 2 * * *"),
+        schedule("send-pending-notifications", "0 * * * *"),
+        schedule("weekly-payroll", "0 7 * * MON"),
     ]
 }
 

@@ -7,9 +7,12 @@ pub mod audit;
 pub mod auth;
 pub mod demo;
 pub mod home;
+pub mod mail;
 pub mod notifications;
+pub mod payroll;
 pub mod progress;
 pub mod task_views;
+pub mod time_entries;
 
 use std::collections::BTreeMap;
 

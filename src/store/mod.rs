@@ -2,15 +2,18 @@
 //! function takes `&mut DbConn` and runs on both backends.
 
 pub mod audit;
+pub mod emails;
 pub mod idempotency;
 pub mod jobs;
 pub mod notifications;
 pub mod org;
+pub mod payroll;
 pub mod presence;
 pub mod sessions;
 pub mod task_views;
 pub mod tasks;
 pub mod throttle;
+pub mod time_entries;
 pub mod tokens;
 pub mod users;
 

@@ -34,6 +34,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     /// Last change (UTC).
     pub updated_at: NaiveDateTime,
+    /// Notifications by email: immediate | digest | off.
+    pub email_preference: String,
 }
 
 /// Fields of a new user.
@@ -111,4 +113,11 @@ pub fn set_active(conn: &mut DbConn, id: i64, active: bool, now: NaiveDateTime) 
 /// Number of users.
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
+}
+
+/// Sets how a user wants notifications by email.
+pub fn set_email_preference(conn: &mut DbConn, id: i64, preference: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::email_preference.eq(preference), users::updated_at.eq(now)))
+        .execute(conn)
 }

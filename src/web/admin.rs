@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::services::{RequestMeta, accounts, audit};
+use crate::services::{RequestMeta, ServiceError, accounts, audit, payroll};
 use crate::store::audit::AuditEntry;
 use crate::store::users::UserListing;
 use crate::web::AppState;
@@ -18,6 +18,7 @@ use crate::web::layout::Layout;
 struct UsersPage {
     layout: Layout,
     users: Vec<UserListing>,
+    today: chrono::NaiveDate,
 }
 
 /// GET /admin/users.
@@ -27,7 +28,35 @@ pub async fn users(
     flash: PendingFlash,
 ) -> Result<impl actix_web::Responder, AppError> {
     let users = accounts::list_users(&state.db).await?;
-    Ok(UsersPage { layout: Layout::for_user(&user, "Users", "users", flash.0), users })
+    Ok(UsersPage { layout: Layout::for_user(&user, "Users", "users", flash.0), users, today: crate::db::now().date() })
+}
+
+/// The rate form.
+#[derive(Debug, serde::Deserialize)]
+pub struct RateForm {
+    #[serde(default)]
+    rate: String,
+    #[serde(default)]
+    effective_from: String,
+}
+
+/// POST /admin/users/{id}/rate: a new hourly rate from a day on; pending
+/// pay periods follow, approved ones are never changed.
+pub async fn set_rate(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    meta: RequestMeta,
+    form: web::Form<RateForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    match payroll::set_rate(&state.db, &user.actor, &meta, id, &form.rate, &form.effective_from).await {
+        Ok(()) => Ok(flash::redirect("/admin/users", Level::Success, "Hourly rate saved.")),
+        Err(ServiceError::Invalid(errors)) => {
+            Ok(flash::redirect("/admin/users", Level::Error, errors.into_values().collect::<Vec<_>>().join(" ")))
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// POST /admin/users/{id}/disable: ends the user's sessions and sockets.

@@ -22,6 +22,8 @@ struct JobsPage {
     counts: Vec<(String, i64)>,
     schedules: Vec<(Schedule, Option<NaiveDateTime>)>,
     recent: Vec<Job>,
+    /// Where mail goes, and the outbox's (sent, waiting) counts.
+    mail: (String, (i64, i64)),
 }
 
 impl JobsPage {
@@ -43,7 +45,9 @@ pub async fn page(
     let order = ["pending", "running", "retrying", "succeeded", "dead"];
     counts.sort_by_key(|(s, _)| order.iter().position(|o| o == s));
     let schedules = state.jobs.schedules().await?;
-    let page = JobsPage { layout: Layout::for_user(&user, "Jobs", "jobs", flash.0), counts, schedules, recent };
+    let outbox = crate::services::mail::outbox(&state.db).await?;
+    let mail = (state.settings.mail.describe(), outbox);
+    let page = JobsPage { layout: Layout::for_user(&user, "Jobs", "jobs", flash.0), counts, schedules, recent, mail };
     let body = page.render().map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }
@@ -112,6 +116,18 @@ pub async fn edit_schedule(
     let enabled = form.enabled.is_some();
     match state.jobs.edit_schedule(&name, &form.cron, &form.timezone, enabled, &form.catch_up).await {
         Ok(()) => Ok(flash::redirect("/jobs", Level::Success, format!("Schedule {name} saved."))),
+        Err(err) => refused(err),
+    }
+}
+
+/// POST /jobs/test-email: sends a message to the admin's own address now.
+pub async fn test_email(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    meta: crate::services::RequestMeta,
+) -> Result<HttpResponse, AppError> {
+    match crate::services::mail::send_test(&state.db, &state.settings.mail, &user.actor, &meta).await {
+        Ok(message) => Ok(flash::redirect("/jobs", Level::Success, message)),
         Err(err) => refused(err),
     }
 }

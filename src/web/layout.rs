@@ -53,10 +53,15 @@ impl Layout {
         Layout { title: title.into(), actor: None, csrf, flash, nav: "", assets: asset_urls() }
     }
 
+    /// Today (UTC), for date fields.
+    pub fn today(&self) -> chrono::NaiveDate {
+        crate::db::now().date()
+    }
+
     /// The navigation entries the user's role may use.
     pub fn nav_items(&self) -> Vec<NavItem> {
         let Some(actor) = &self.actor else { return Vec::new() };
-        let mut items = vec![("/", "Home", "home"), ("/tasks", "My tasks", "mine")];
+        let mut items = vec![("/", "Home", "home"), ("/tasks", "My tasks", "mine"), ("/time", "My time", "time")];
         if actor.role != Role::Employee {
             items.push(("/monitor", "Monitor", "monitor"));
             items.push(("/tasks/new", "Assign", "assign"));
@@ -65,6 +70,7 @@ impl Layout {
             items.push(("/admin/users", "Users", "users"));
             items.push(("/admin/audit", "Audit log", "audit"));
             items.push(("/jobs", "Jobs", "jobs"));
+            items.push(("/payroll", "Payroll", "payroll"));
         }
         items.push(("/profile", "Profile", "profile"));
         items.into_iter().map(|(href, label, key)| NavItem { href, label, current: key == self.nav }).collect()

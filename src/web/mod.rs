@@ -14,8 +14,10 @@ pub mod notifications;
 pub mod ops;
 pub mod pages;
 pub mod partials;
+pub mod payroll;
 pub mod profile;
 pub mod tasks;
+pub mod time;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -51,7 +53,11 @@ impl AppState {
     pub fn new(db: Db, settings: Settings, hub: Arc<crate::live::Hub>) -> AppState {
         let per_minute = NonZeroU32::new(settings.login_per_ip_per_minute).unwrap_or(NonZeroU32::MIN);
         let bus = crate::live::LiveBus::default();
-        let job_settings = crate::jobs::JobSettings { workers: settings.job_workers, ..Default::default() };
+        let job_settings = crate::jobs::JobSettings {
+            workers: settings.job_workers,
+            mail: settings.mail.clone(),
+            ..Default::default()
+        };
         let jobs = crate::jobs::Jobs::new(db.clone(), bus.clone(), Arc::new(crate::jobs::SystemClock), job_settings);
         AppState {
             jobs,
@@ -63,6 +69,12 @@ impl AppState {
             feed: crate::live::Feed::default(),
         }
     }
+}
+
+/// Renders a full page as a 200 HTML response.
+pub fn html_page(page: &impl askama::Template) -> Result<actix_web::HttpResponse, errors::AppError> {
+    let body = page.render().map_err(|e| errors::AppError::Internal(e.to_string()))?;
+    Ok(actix_web::HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }
 
 macro_rules! routes {
@@ -103,6 +115,22 @@ routes! {
     POST "/jobs/run"                   => jobs::run_now,            Access::Session(ADMIN);
     POST "/jobs/{id}/retry"            => jobs::retry,              Access::Session(ADMIN);
     POST "/jobs/schedules/{name}"      => jobs::edit_schedule,      Access::Session(ADMIN);
+    POST "/jobs/test-email"            => jobs::test_email,         Access::Session(ADMIN);
+    GET  "/payroll"                    => payroll::list,            Access::Session(ADMIN);
+    POST "/payroll"                    => payroll::generate,        Access::Session(ADMIN);
+    GET  "/payroll/{id}"               => payroll::show,            Access::Session(ADMIN);
+    POST "/payroll/{id}/approve"       => payroll::approve,         Access::Session(ADMIN);
+    POST "/payroll/{id}/paid"          => payroll::mark_paid,       Access::Session(ADMIN);
+    GET  "/payroll/{id}/export.csv"    => payroll::export,          Access::Session(ADMIN);
+    POST "/admin/users/{id}/rate"      => admin::set_rate,          Access::Session(ADMIN);
+    POST "/profile/email"              => profile::set_email,       Access::Session(ANY_ROLE);
+    GET  "/time"                       => time::week,               Access::Session(ANY_ROLE);
+    GET  "/time/export.csv"            => time::export,             Access::Session(ANY_ROLE);
+    GET  "/time/{id}/edit"             => time::edit_form,          Access::Session(ANY_ROLE);
+    POST "/time/{id}/edit"             => time::edit,               Access::Session(ANY_ROLE);
+    POST "/time/{id}/delete"           => time::delete,             Access::Session(ANY_ROLE);
+    GET  "/tasks/{id}/time"            => time::log_form,           Access::Session(ANY_ROLE);
+    POST "/tasks/{id}/time"            => time::log,                Access::Session(ANY_ROLE);
     GET  "/tasks"                      => tasks::mine,              Access::Session(ANY_ROLE);
     GET  "/tasks/new"                  => tasks::new_form,          Access::Session(MONITOR_ROLES);
     POST "/tasks/new"                  => tasks::create,            Access::Session(MONITOR_ROLES);

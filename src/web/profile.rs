@@ -146,3 +146,25 @@ pub async fn revoke_token(
     accounts::revoke_token(&state.db, user.actor.id, path.into_inner(), meta).await?;
     Ok(flash::redirect("/profile", Level::Success, "Token revoked."))
 }
+
+/// The email preference form.
+#[derive(serde::Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    email_preference: String,
+}
+
+/// POST /profile/email: immediate, digest or off.
+pub async fn set_email(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<EmailForm>,
+) -> Result<HttpResponse, AppError> {
+    match crate::services::mail::set_preference(&state.db, &user.actor, &form.email_preference).await {
+        Ok(()) => Ok(flash::redirect("/profile", Level::Success, "Email preference saved.")),
+        Err(ServiceError::Invalid(errors)) => {
+            render(&state, &user, StatusCode::UNPROCESSABLE_ENTITY, None, None, String::new(), errors).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}

@@ -359,6 +359,7 @@ struct DetailPage {
     can_edit: bool,
     status_actions: Vec<(&'static str, &'static str)>,
     ws_url: String,
+    time: crate::web::time::TaskTime,
 }
 
 /// GET /tasks/{id}: every field, the assignees and the full trail.
@@ -382,7 +383,10 @@ pub async fn detail(
     } else {
         Vec::new()
     };
+    let assigned = card.assignees.iter().any(|a| a.user_id == user.actor.id);
+    let time = crate::web::time::TaskTime::load(&state, &user, task_id, assigned).await?;
     let page = DetailPage {
+        time,
         layout: Layout::for_user(&user, card.task.title.clone(), "", flash.0),
         state: partials::task_state(&card, false),
         skills: skills.into_iter().map(|(_, name, level)| (name, level)).collect(),

@@ -1,0 +1,243 @@
+//! Notifications by email. Messages go through an outbox: each is written
+//! in the transaction that marks its notifications emailed (keyed, so a
+//! job run twice queues it once), then delivered and marked sent. A crash
+//! between the two re-sends rather than loses.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use chrono::NaiveDateTime;
+
+use super::audit::{self, Entry, Outcome};
+use super::{Actor, RequestMeta, ServiceError};
+use crate::db::{Db, DbConn};
+use crate::domain::payroll::EmailPreference;
+use crate::domain::role::Role;
+use crate::mail::{self, MailSettings, Outgoing};
+use crate::store::emails::{self as store, NewEmail, PendingNote};
+
+#[derive(Template)]
+#[template(path = "email/digest.txt")]
+struct DigestText<'a> {
+    name: &'a str,
+    notes: &'a [PendingNote],
+    base_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest.html")]
+struct DigestHtml<'a> {
+    name: &'a str,
+    notes: &'a [PendingNote],
+    base_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(
+    source = "<p>Hello {{ name }},</p><p>This is a test message from Taskpulse. Mail is delivered by {{ transport }}.</p>",
+    ext = "html"
+)]
+struct TestHtml<'a> {
+    name: &'a str,
+    transport: &'a str,
+}
+
+/// Renders one message about `notes` for a user (text and escaped HTML).
+fn render(
+    conn: &mut DbConn,
+    user_id: i64,
+    notes: &[PendingNote],
+    unique_key: String,
+    base_url: &str,
+    at: NaiveDateTime,
+) -> Result<Option<NewEmail>, ServiceError> {
+    let Some((address, name)) = store::recipient(conn, user_id)? else { return Ok(None) };
+    let subject = match notes {
+        [one] => format!("Taskpulse: {}", one.title),
+        many => format!("Taskpulse: {} new notifications", many.len()),
+    };
+    let text =
+        DigestText { name: &name, notes, base_url }.render().map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let html =
+        DigestHtml { name: &name, notes, base_url }.render().map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok(Some(NewEmail {
+        user_id: Some(user_id),
+        to_address: address,
+        subject,
+        text_body: text,
+        html_body: html,
+        unique_key,
+        created_at: at,
+    }))
+}
+
+/// Queues one message per notification for users who want them at once,
+/// and — when `digests` — one digest per user who wants a digest. Marks the
+/// notifications emailed. Returns how many messages were queued.
+pub fn queue_pending(
+    conn: &mut DbConn,
+    digests: bool,
+    base_url: &str,
+    at: NaiveDateTime,
+) -> Result<usize, ServiceError> {
+    let mut queued = 0;
+    let mut emailed = Vec::new();
+    for note in store::pending_notes(conn, EmailPreference::Immediate.as_str())? {
+        let key = format!("note:{}", note.id);
+        emailed.push(note.id);
+        if let Some(email) = render(conn, note.user_id, std::slice::from_ref(&note), key, base_url, at)? {
+            queued += usize::from(store::queue(conn, &email)?);
+        }
+    }
+    if digests {
+        let mut by_user: BTreeMap<i64, Vec<PendingNote>> = BTreeMap::new();
+        for note in store::pending_notes(conn, EmailPreference::Digest.as_str())? {
+            by_user.entry(note.user_id).or_default().push(note);
+        }
+        for (user, notes) in by_user {
+            // The newest note names the digest: the same notes, the same key.
+            let key = format!("digest:{user}:{}", notes.iter().map(|n| n.id).max().unwrap_or(0));
+            emailed.extend(notes.iter().map(|n| n.id));
+            if let Some(email) = render(conn, user, &notes, key, base_url, at)? {
+                queued += usize::from(store::queue(conn, &email)?);
+            }
+        }
+    }
+    store::mark_emailed(conn, &emailed, at)?;
+    Ok(queued)
+}
+
+/// What a delivery run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Delivery {
+    /// Messages delivered.
+    pub sent: usize,
+    /// Messages that failed (kept for the next run), with the first error.
+    pub failed: usize,
+    /// The first error.
+    pub error: Option<String>,
+}
+
+/// Delivers every queued message; each is marked sent once delivered.
+pub async fn deliver(db: &Db, settings: &MailSettings, now: NaiveDateTime) -> Result<Delivery, ServiceError> {
+    let mut delivery = Delivery::default();
+    loop {
+        let batch = db.read(|conn| Ok::<_, ServiceError>(store::unsent(conn, 100)?)).await?;
+        let last = batch.len() < 100;
+        for email in batch {
+            if delivery.error.is_some() && delivery.failed > 0 && email.attempts > 0 {
+                // The transport is failing: leave older failures for the next run.
+                delivery.failed += 1;
+                continue;
+            }
+            let settings = settings.clone();
+            let message = email.clone();
+            let sent = tokio::task::spawn_blocking(move || {
+                let to_name = String::new();
+                mail::send(
+                    &settings,
+                    &Outgoing {
+                        to: &message.to_address,
+                        to_name: &to_name,
+                        subject: &message.subject,
+                        text: &message.text_body,
+                        html: &message.html_body,
+                    },
+                )
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            let id = email.id;
+            match sent {
+                Ok(()) => {
+                    db.write(move |conn| Ok::<_, ServiceError>(store::mark_sent(conn, id, now)?)).await?;
+                    delivery.sent += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(email_id = id, error = %error, "could not send an email");
+                    delivery.failed += 1;
+                    delivery.error.get_or_insert(error.clone());
+                    db.write(move |conn| Ok::<_, ServiceError>(store::mark_failed(conn, id, &error)?)).await?;
+                }
+            }
+        }
+        if last || delivery.failed > 0 {
+            return Ok(delivery);
+        }
+    }
+}
+
+/// Sends a test message to the admin's own address at once; the answer
+/// says where it went or why it failed.
+pub async fn send_test(
+    db: &Db,
+    settings: &MailSettings,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<String, ServiceError> {
+    if actor.role != Role::Admin {
+        return Err(ServiceError::Forbidden);
+    }
+    let id = actor.id;
+    let (address, name) =
+        db.read(move |conn| Ok::<_, ServiceError>(store::recipient(conn, id)?)).await?.ok_or(ServiceError::NotFound)?;
+    let text = format!(
+        "Hello {name},\n\nThis is a test message from Taskpulse. Mail is delivered by {}.\n",
+        settings.describe()
+    );
+    let html = TestHtml { name: &name, transport: &settings.describe() }
+        .render()
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let mail_settings = settings.clone();
+    let to = address.clone();
+    let sent = tokio::task::spawn_blocking(move || {
+        mail::send(
+            &mail_settings,
+            &Outgoing { to: &to, to_name: &name, subject: "Taskpulse test email", text: &text, html: &html },
+        )
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let (outcome, details) = match &sent {
+        Ok(()) => (Outcome::Success, format!("to {address} by {}", settings.describe())),
+        Err(e) => (Outcome::Failure, e.clone()),
+    };
+    let meta = meta.clone();
+    db.write(move |conn| {
+        audit::record(
+            conn,
+            &meta,
+            Entry {
+                actor_id: Some(id),
+                action: "mail.test",
+                resource_type: "email",
+                resource_id: None,
+                outcome,
+                details,
+            },
+        )?;
+        Ok::<_, ServiceError>(())
+    })
+    .await?;
+    match sent {
+        Ok(()) => Ok(format!("A test email went to {address} ({}).", settings.describe())),
+        Err(e) => Err(ServiceError::Conflict(format!("The test email could not be sent: {e}"))),
+    }
+}
+
+/// Sets the actor's email preference.
+pub async fn set_preference(db: &Db, actor: &Actor, preference: &str) -> Result<(), ServiceError> {
+    let preference: EmailPreference =
+        preference.parse().map_err(|_| ServiceError::field("email_preference", "Choose immediate, digest or off."))?;
+    let id = actor.id;
+    db.write(move |conn| {
+        crate::store::users::set_email_preference(conn, id, preference.as_str(), crate::db::now())?;
+        Ok::<_, ServiceError>(())
+    })
+    .await
+}
+
+/// The outbox's (sent, waiting) counts.
+pub async fn outbox(db: &Db) -> Result<(i64, i64), ServiceError> {
+    db.read(|conn| Ok::<_, ServiceError>(store::counts(conn)?)).await
+}

@@ -1,0 +1,149 @@
+//! The email outbox: messages written in the transaction that decides to
+//! send them, delivered afterwards by a job.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::schema::{notifications, outbound_emails, users};
+
+/// A message to send.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbound_emails)]
+pub struct NewEmail {
+    /// Recipient user.
+    pub user_id: Option<i64>,
+    /// Their address.
+    pub to_address: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text_body: String,
+    /// HTML body (escaped when rendered).
+    pub html_body: String,
+    /// Keeps a message from being queued twice (e.g. `digest:7:2026-11-30T09:00`).
+    pub unique_key: String,
+    /// Now.
+    pub created_at: NaiveDateTime,
+}
+
+/// A queued message.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbound_emails)]
+pub struct Email {
+    /// Primary key.
+    pub id: i64,
+    /// Recipient user.
+    pub user_id: Option<i64>,
+    /// Their address.
+    pub to_address: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text_body: String,
+    /// HTML body.
+    pub html_body: String,
+    /// Idempotency key.
+    pub unique_key: String,
+    /// Queued at.
+    pub created_at: NaiveDateTime,
+    /// Delivered at.
+    pub sent_at: Option<NaiveDateTime>,
+    /// Delivery attempts.
+    pub attempts: i32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// Queues a message unless one with its key exists; returns whether it was new.
+pub fn queue(conn: &mut DbConn, email: &NewEmail) -> QueryResult<bool> {
+    let added = crate::per_backend!(conn, c => diesel::insert_into(outbound_emails::table)
+        .values(email)
+        .on_conflict(outbound_emails::unique_key)
+        .do_nothing()
+        .execute(c))?;
+    Ok(added == 1)
+}
+
+/// Unsent messages, oldest first.
+pub fn unsent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<Email>> {
+    outbound_emails::table
+        .filter(outbound_emails::sent_at.is_null())
+        .order(outbound_emails::id.asc())
+        .limit(limit)
+        .select(Email::as_select())
+        .load(conn)
+}
+
+/// Marks a message delivered; false when it already was (another worker).
+pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(outbound_emails::table.find(id).filter(outbound_emails::sent_at.is_null()))
+        .set((outbound_emails::sent_at.eq(now), outbound_emails::attempts.eq(outbound_emails::attempts + 1)))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Records a failed delivery attempt.
+pub fn mark_failed(conn: &mut DbConn, id: i64, error: &str) -> QueryResult<usize> {
+    diesel::update(outbound_emails::table.find(id))
+        .set((outbound_emails::attempts.eq(outbound_emails::attempts + 1), outbound_emails::last_error.eq(error)))
+        .execute(conn)
+}
+
+/// Counts of (sent, unsent) messages.
+pub fn counts(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
+    let sent = outbound_emails::table.filter(outbound_emails::sent_at.is_not_null()).count().get_result(conn)?;
+    let unsent = outbound_emails::table.filter(outbound_emails::sent_at.is_null()).count().get_result(conn)?;
+    Ok((sent, unsent))
+}
+
+/// A notification waiting for a digest.
+#[derive(Debug, Clone, Queryable)]
+pub struct PendingNote {
+    /// Notification id.
+    pub id: i64,
+    /// Recipient.
+    pub user_id: i64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// The task it is about.
+    pub task_id: Option<i64>,
+    /// When.
+    pub created_at: NaiveDateTime,
+}
+
+/// Unread, unarchived notifications not yet emailed, of active users whose
+/// preference is `preference`, by user then age.
+pub fn pending_notes(conn: &mut DbConn, preference: &str) -> QueryResult<Vec<PendingNote>> {
+    notifications::table
+        .inner_join(users::table)
+        .filter(users::email_preference.eq(preference))
+        .filter(users::is_active.eq(true))
+        .filter(notifications::read_at.is_null())
+        .filter(notifications::archived_at.is_null())
+        .filter(notifications::emailed_at.is_null())
+        .order((notifications::user_id.asc(), notifications::id.asc()))
+        .select((
+            notifications::id,
+            notifications::user_id,
+            notifications::title,
+            notifications::body,
+            notifications::task_id,
+            notifications::created_at,
+        ))
+        .load(conn)
+}
+
+/// Marks notifications as emailed.
+pub fn mark_emailed(conn: &mut DbConn, ids: &[i64], now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(notifications::table.filter(notifications::id.eq_any(ids)))
+        .set(notifications::emailed_at.eq(now))
+        .execute(conn)
+}
+
+/// A user's address and display name.
+pub fn recipient(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<(String, String)>> {
+    users::table.find(user_id).select((users::email, users::full_name)).first(conn).optional()
+}

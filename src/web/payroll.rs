@@ -1,0 +1,141 @@
+//! The Payroll page (admins): pay periods, their lines per employee and
+//! rate, approve, mark paid, CSV export.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::domain::payroll::{PeriodStatus, format_cents, format_hours};
+use crate::services::payroll::{self as service, PeriodReport};
+use crate::services::{RequestMeta, ServiceError};
+use crate::store::payroll::Period;
+use crate::web::access::CurrentUser;
+use crate::web::errors::AppError;
+use crate::web::flash::{self, Level, PendingFlash};
+use crate::web::layout::Layout;
+use crate::web::{AppState, html_page};
+
+#[derive(Template)]
+#[template(path = "payroll/list.html")]
+struct ListPage {
+    layout: Layout,
+    periods: Vec<Period>,
+    last_week: String,
+}
+
+#[derive(Template)]
+#[template(path = "payroll/period.html")]
+struct PeriodPage {
+    layout: Layout,
+    report: PeriodReport,
+}
+
+impl PeriodPage {
+    fn hours(&self, minutes: &i64) -> String {
+        format_hours(*minutes)
+    }
+
+    fn money(&self, cents: &i64) -> String {
+        format_cents(*cents)
+    }
+}
+
+/// A refusal shown on the page it came from.
+fn refused(location: &str, err: ServiceError) -> Result<HttpResponse, AppError> {
+    match err {
+        ServiceError::Invalid(errors) => {
+            Ok(flash::redirect(location, Level::Error, errors.into_values().collect::<Vec<_>>().join(" ")))
+        }
+        ServiceError::Conflict(message) => Ok(flash::redirect(location, Level::Error, message)),
+        other => Err(other.into()),
+    }
+}
+
+/// GET /payroll.
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    flash: PendingFlash,
+) -> Result<HttpResponse, AppError> {
+    let periods = service::periods(&state.db, &user.actor).await?;
+    let last_week = crate::domain::payroll::previous_week(crate::db::now().date()).0.to_string();
+    html_page(&ListPage { layout: Layout::for_user(&user, "Payroll", "payroll", flash.0), periods, last_week })
+}
+
+/// The generate form.
+#[derive(Debug, Deserialize)]
+pub struct GenerateForm {
+    #[serde(default)]
+    week: String,
+}
+
+/// POST /payroll: creates (or recomputes, while pending) a week's period.
+pub async fn generate(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    meta: RequestMeta,
+    form: web::Form<GenerateForm>,
+) -> Result<HttpResponse, AppError> {
+    match service::generate_week(&state.db, &user.actor, &meta, &form.week).await {
+        Ok(id) => {
+            Ok(flash::redirect(&format!("/payroll/{id}"), Level::Success, "Pay period computed from time entries."))
+        }
+        Err(err) => refused("/payroll", err),
+    }
+}
+
+/// GET /payroll/{id}.
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    flash: PendingFlash,
+) -> Result<HttpResponse, AppError> {
+    let report = service::report(&state.db, &user.actor, path.into_inner()).await?;
+    let title = format!("Payroll {} – {}", report.period.starts_on, report.period.ends_on);
+    html_page(&PeriodPage { layout: Layout::for_user(&user, title, "payroll", flash.0), report })
+}
+
+async fn advance(
+    state: &AppState,
+    user: &CurrentUser,
+    meta: &RequestMeta,
+    id: i64,
+    to: PeriodStatus,
+) -> Result<HttpResponse, AppError> {
+    let location = format!("/payroll/{id}");
+    match service::advance(&state.db, &user.actor, meta, id, to).await {
+        Ok(()) => Ok(flash::redirect(&location, Level::Success, format!("Period marked {to}."))),
+        Err(err) => refused(&location, err),
+    }
+}
+
+/// POST /payroll/{id}/approve: freezes the period (its entries lock).
+pub async fn approve(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    meta: RequestMeta,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    advance(&state, &user, &meta, path.into_inner(), PeriodStatus::Approved).await
+}
+
+/// POST /payroll/{id}/paid.
+pub async fn mark_paid(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    meta: RequestMeta,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    advance(&state, &user, &meta, path.into_inner(), PeriodStatus::Paid).await
+}
+
+/// GET /payroll/{id}/export.csv.
+pub async fn export(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (name, body) = service::csv(&state.db, &user.actor, path.into_inner()).await?;
+    Ok(crate::web::time::csv_response(&name, body))
+}
