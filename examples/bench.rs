@@ -8,12 +8,20 @@
 //! 2. the live fan-out to 1,000 monitor WebSockets: delay from a progress
 //!    response to the last client's receipt, server CPU per broadcast, and
 //!    the server's RSS before and after connecting the clients;
-//! 3. the monitor and My tasks pages at 1,000 and 10,000 tasks.
+//! 3. the monitor and My tasks pages at 1,000 and 10,000 tasks;
+//! 4. the job queue with 2 workers on SQLite (default durability) and
+//!    PostgreSQL (`BENCH_PG_URL`, default postgres://postgres@127.0.0.1:5432/test,
+//!    in a database of its own): trivial jobs per second (a backlog drained, a
+//!    continuous stream), enqueue→start latency at 100 jobs/s, and how soon a
+//!    job interrupted by SIGKILL of the real server runs again after a restart.
+//!
+//! `BENCH_ONLY=fanout` or `BENCH_ONLY=jobs` runs one part.
 //!
 //! Build and run (release): `cargo build --release --bins --examples &&
 //! ./target/release/examples/bench`. Everything listens on 127.0.0.1 and
 //! every phase is bounded in time and count.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -23,8 +31,10 @@ use futures_util::{SinkExt, StreamExt};
 use taskpulse::config::DbSettings;
 use taskpulse::db::{DatabaseUrl, Db, DbOptions, Synchronous};
 use taskpulse::domain::role::Role;
+use taskpulse::jobs::{EnqueueOptions, Handler, JobSettings, Jobs, SystemClock, enqueue_in};
 use taskpulse::services::progress::{self, Kind, UpdateRequest};
 use taskpulse::services::{Actor, RequestMeta, accounts};
+use taskpulse::store::jobs as job_store;
 use taskpulse::store::tasks::{self as task_store, NewAssignment, NewProgress, NewTask};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -171,6 +181,9 @@ impl Server {
             .env("TASKPULSE_LOGIN_PER_IP_PER_MINUTE", "10000")
             .env("RUST_LOG", "warn")
             .env_remove("DATABASE_URL")
+            .env_remove("TASKPULSE_JOB_LEASE_MS")
+            .env_remove("TASKPULSE_JOB_POLL_MS")
+            .env_remove("TASKPULSE_JOB_TICK_MS")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -499,6 +512,9 @@ async fn main() -> anyhow::Result<()> {
         let server = Server::start(dir.path(), "full").await?;
         return fan_out(&server, &seed).await;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("jobs") {
+        return jobs().await;
+    }
     println!("Progress updates over HTTP ({CLIENTS} concurrent clients, 1,000 tasks)");
     let mut rates = Vec::new();
     let mut normal_dir = None;
@@ -536,5 +552,303 @@ async fn main() -> anyhow::Result<()> {
     println!("Pages ({PAGE_SAMPLES} sequential loads each; monitor pages hold {} cards)", 60);
     pages(1_000).await?;
     pages(10_000).await?;
+    println!();
+
+    jobs().await
+}
+
+// ---------------------------------------------------------------------------
+// Jobs: trivial jobs through the queue with 2 workers.
+// ---------------------------------------------------------------------------
+
+/// Jobs in the backlog drained at once.
+const JOB_BACKLOG: usize = 20_000;
+/// Seconds of the continuous stream.
+const JOB_STREAM_SECS: u64 = 5;
+/// Producers enqueueing concurrently in the stream.
+const JOB_PRODUCERS: usize = 8;
+/// The steady rate of the latency run, and its length.
+const JOB_RATE: u64 = 100;
+const JOB_LATENCY_SECS: u64 = 10;
+/// Celery 5.7 + Redis on this machine (the anchor of issue 4).
+const CELERY_RATE: f64 = 1_200.0;
+const CELERY_P50_MS: f64 = 2.7;
+const CELERY_P99_MS: f64 = 8.0;
+
+/// Start instants of the probe jobs, by payload index.
+type Starts = Arc<std::sync::Mutex<Vec<Option<Instant>>>>;
+
+/// An engine with 2 workers whose only kind, "probe", is trivial: it counts
+/// its runs and notes when the run with payload `{"i": n}` started.
+fn probe_engine(db: &Db, starts: &Starts, ran: &Arc<std::sync::atomic::AtomicUsize>) -> Arc<Jobs> {
+    let (starts, ran) = (starts.clone(), ran.clone());
+    let probe: Handler = Arc::new(move |_ctx, payload| {
+        let at = Instant::now();
+        ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(i) = payload["i"].as_u64() {
+            let mut starts = starts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(slot) = starts.get_mut(i as usize) {
+                *slot = Some(at);
+            }
+        }
+        Box::pin(async { Ok(serde_json::json!({})) })
+    });
+    let settings = JobSettings { workers: 2, ..Default::default() };
+    Jobs::with_handlers(db.clone(), Arc::new(SystemClock), settings, HashMap::from([("probe", probe)]))
+}
+
+async fn count_jobs(db: &Db, state: &'static str) -> anyhow::Result<i64> {
+    use diesel::prelude::*;
+    use taskpulse::schema::jobs;
+    Ok(db
+        .read(move |c| {
+            Ok::<_, taskpulse::db::DbError>(jobs::table.filter(jobs::state.eq(state)).count().get_result(c)?)
+        })
+        .await?)
+}
+
+async fn wait_succeeded(db: &Db, total: i64, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while count_jobs(db, "succeeded").await? < total {
+        anyhow::ensure!(Instant::now() < deadline, "jobs did not finish in {limit:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     Ok(())
+}
+
+/// What one backend achieved.
+struct JobFigures {
+    drain: f64,
+    stream: f64,
+    enqueue: f64,
+    p50: Duration,
+    p99: Duration,
+    enqueue_p50: Duration,
+}
+
+async fn jobs_on(db: Db) -> anyhow::Result<JobFigures> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // 1. A backlog enqueued up front (1,000 per transaction), then drained.
+    let now = taskpulse::db::now();
+    for _ in 0..JOB_BACKLOG / 1_000 {
+        db.write(move |c| {
+            for _ in 0..1_000 {
+                enqueue_in(c, "probe", &serde_json::json!({}), &EnqueueOptions::default(), now)?;
+            }
+            Ok::<_, taskpulse::db::DbError>(())
+        })
+        .await?;
+    }
+    let starts: Starts = Arc::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let engine = probe_engine(&db, &starts, &ran);
+    let started = Instant::now();
+    let workers = engine.start();
+    wait_succeeded(&db, JOB_BACKLOG as i64, Duration::from_secs(300)).await?;
+    let drain = JOB_BACKLOG as f64 / started.elapsed().as_secs_f64();
+
+    // 2. A continuous stream: producers enqueue one job per transaction as
+    // fast as they can while the workers run them.
+    let before = ran.load(Ordering::Relaxed);
+    let enqueued = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(JOB_STREAM_SECS);
+    let stream_start = Instant::now();
+    let mut producers = Vec::new();
+    for _ in 0..JOB_PRODUCERS {
+        let (engine, enqueued) = (engine.clone(), enqueued.clone());
+        producers.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                if engine.enqueue("probe", serde_json::json!({}), EnqueueOptions::default()).await.is_ok() {
+                    enqueued.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for producer in producers {
+        producer.await?;
+    }
+    let window = stream_start.elapsed().as_secs_f64();
+    let stream = (ran.load(Ordering::Relaxed) - before) as f64 / window;
+    let enqueue = enqueued.load(Ordering::Relaxed) as f64 / window;
+    let total = (JOB_BACKLOG + enqueued.load(Ordering::Relaxed)) as i64;
+    wait_succeeded(&db, total, Duration::from_secs(300)).await?;
+
+    // 3. Enqueue→start latency at a steady 100 jobs/s.
+    let samples = (JOB_RATE * JOB_LATENCY_SECS) as usize;
+    *starts.lock().unwrap_or_else(|p| p.into_inner()) = vec![None; samples];
+    let mut sent = Vec::with_capacity(samples);
+    let mut enqueue_times = Vec::with_capacity(samples);
+    let mut pace = tokio::time::interval(Duration::from_micros(1_000_000 / JOB_RATE));
+    for i in 0..samples {
+        pace.tick().await;
+        let at = Instant::now();
+        engine.enqueue("probe", serde_json::json!({ "i": i }), EnqueueOptions::default()).await?;
+        enqueue_times.push(at.elapsed());
+        sent.push(at);
+    }
+    wait_succeeded(&db, total + samples as i64, Duration::from_secs(60)).await?;
+    engine.shutdown(workers, Duration::from_secs(10)).await;
+    let starts = starts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut latencies: Vec<Duration> = sent
+        .iter()
+        .zip(&starts)
+        .filter_map(|(sent, start)| start.map(|s| s.saturating_duration_since(*sent)))
+        .collect();
+    anyhow::ensure!(latencies.len() == samples, "only {} of {samples} probe jobs started", latencies.len());
+    latencies.sort();
+    enqueue_times.sort();
+    Ok(JobFigures {
+        drain,
+        stream,
+        enqueue,
+        p50: percentile(&latencies, 50.0),
+        p99: percentile(&latencies, 99.0),
+        enqueue_p50: percentile(&enqueue_times, 50.0),
+    })
+}
+
+fn print_job_figures(label: &str, f: &JobFigures) {
+    let ms_f = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "  {label:<26} drain {:>7.0} jobs/s   stream {:>7.0} jobs/s (enqueued {:.0}/s)",
+        f.drain, f.stream, f.enqueue
+    );
+    println!(
+        "  {:<26} enqueue→start at {JOB_RATE}/s: p50 {}  p99 {}  (enqueue call p50 {})",
+        "",
+        ms(f.p50),
+        ms(f.p99),
+        ms(f.enqueue_p50)
+    );
+    println!(
+        "  {:<26} vs targets: drain {:.1}× of 5,000/s, p50 {} 1 ms, p99 {} 10 ms;   vs Celery: {:.1}× the rate, p50 {:.1}×, p99 {:.1}× faster",
+        "",
+        f.drain / 5_000.0,
+        if ms_f(f.p50) <= 1.0 { "≤" } else { ">" },
+        if ms_f(f.p99) <= 10.0 { "≤" } else { ">" },
+        f.drain / CELERY_RATE,
+        CELERY_P50_MS / ms_f(f.p50).max(1e-3),
+        CELERY_P99_MS / ms_f(f.p99).max(1e-3),
+    );
+}
+
+/// A PostgreSQL database of its own for the benchmark, dropped afterwards.
+struct PgBenchDb {
+    admin: String,
+    name: String,
+}
+
+impl PgBenchDb {
+    fn create(admin: &str) -> anyhow::Result<(PgBenchDb, String)> {
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
+        let name = format!("tp_bench_{}_{}", std::process::id(), taskpulse::security::random_hex(4));
+        let mut conn = diesel::PgConnection::establish(admin)?;
+        conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
+        let mut url = url::Url::parse(admin)?;
+        url.set_path(&name);
+        Ok((PgBenchDb { admin: admin.to_string(), name }, url.to_string()))
+    }
+}
+
+impl Drop for PgBenchDb {
+    fn drop(&mut self) {
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
+        if let Ok(mut conn) = diesel::PgConnection::establish(&self.admin) {
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// How long after a restart a job interrupted by SIGKILL of the real server
+/// starts again (default settings: the lease decides).
+async fn sigkill_rerun() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path(), "full").await?;
+    let settings = DbSettings {
+        url: DatabaseUrl::Sqlite(dir.path().join("taskpulse.db")),
+        options: DbOptions { pool_size: 2, synchronous: Synchronous::Full },
+    };
+    let db = taskpulse::startup::connect_and_migrate(&settings).await?;
+    let now = taskpulse::db::now();
+    let id = db
+        .write(move |c| {
+            Ok::<_, taskpulse::db::DbError>(enqueue_in(
+                c,
+                "sleep",
+                &serde_json::json!({ "ms": 60_000 }),
+                &EnqueueOptions::default(),
+                now,
+            )?)
+        })
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("not enqueued"))?;
+    let job = |db: Db| async move {
+        db.read(move |c| Ok::<_, taskpulse::db::DbError>(job_store::find(c, id)?))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("job gone"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while job(db.clone()).await?.state != "running" {
+        anyhow::ensure!(Instant::now() < deadline, "the server never started the job");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Mid-run (as after a renewal), then kill -9.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let killed_at = Instant::now();
+    drop(server);
+    let server = Server::start(dir.path(), "full").await?;
+    let restarted_at = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let row = job(db.clone()).await?;
+        if row.state == "running" && row.attempt == 2 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the job was not re-run: {row:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lease = JobSettings::default().lease;
+    println!(
+        "  SIGKILL mid-job: re-run {:.1} s after the restart ({:.1} s after the kill); lease {} s, renewed every {:.1} s",
+        restarted_at.elapsed().as_secs_f64(),
+        killed_at.elapsed().as_secs_f64(),
+        lease.as_secs(),
+        lease.as_secs_f64() / 3.0
+    );
+    println!(
+        "  {:<26} worst case: a lease ({} s) after the last renewal; target ≤ 30 s (Celery acks_late: the visibility timeout, 1 h by default)",
+        "",
+        lease.as_secs()
+    );
+    drop(server);
+    Ok(())
+}
+
+async fn jobs() -> anyhow::Result<()> {
+    println!(
+        "Jobs (2 workers; trivial jobs: a backlog of {JOB_BACKLOG} drained, a {JOB_STREAM_SECS} s stream from {JOB_PRODUCERS} producers, latency at {JOB_RATE}/s for {JOB_LATENCY_SECS} s)"
+    );
+    {
+        let dir = tempfile::tempdir()?;
+        let settings =
+            DbSettings { url: DatabaseUrl::Sqlite(dir.path().join("jobs.db")), options: DbOptions::default() };
+        let db = taskpulse::startup::connect_and_migrate(&settings).await?;
+        let figures = jobs_on(db).await?;
+        print_job_figures("SQLite (synchronous=FULL)", &figures);
+    }
+    let admin = std::env::var("BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    match PgBenchDb::create(&admin) {
+        Ok((guard, url)) => {
+            let settings = DbSettings { url: DatabaseUrl::Postgres(url), options: DbOptions::default() };
+            let db = taskpulse::startup::connect_and_migrate(&settings).await?;
+            let figures = jobs_on(db).await;
+            drop(guard);
+            print_job_figures("PostgreSQL", &figures?);
+        }
+        Err(err) => println!("  PostgreSQL: skipped ({err}); set BENCH_PG_URL"),
+    }
+    println!("  anchor: Celery 5.7 + Redis ≈ {CELERY_RATE:.0} jobs/s, p50 {CELERY_P50_MS} ms, p99 {CELERY_P99_MS} ms");
+    sigkill_rerun().await
 }

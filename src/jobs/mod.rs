@@ -4,8 +4,10 @@
 //! scheduler that enqueues each slot once. Tests drive it with a manual
 //! clock and [`Jobs::run_due_now`].
 
+pub mod diagnostics;
 pub mod kinds;
 pub mod scheduler;
+mod worker;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,8 +35,31 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> NaiveDateTime {
-        crate::db::now()
+        match test_clock_file() {
+            None => crate::db::now(),
+            Some(path) => read_test_clock(path).unwrap_or_else(crate::db::now),
+        }
     }
+}
+
+/// The process-level test hook: with `TASKPULSE_TEST_CLOCK_FILE` set, the
+/// job engine's clock (and only it) reads the time from that file, which a
+/// test rewrites to move several real server processes through a simulated
+/// day together. Never set it in production; a warning is logged when it is.
+fn test_clock_file() -> Option<&'static std::path::Path> {
+    static FILE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::var_os("TASKPULSE_TEST_CLOCK_FILE").filter(|p| !p.is_empty())?;
+        tracing::warn!(file = ?path, "TEST HOOK: the job clock is read from a file");
+        Some(path.into())
+    })
+    .as_deref()
+}
+
+/// A time in the test clock file (`YYYY-MM-DDTHH:MM:SS[.ffffff]`, UTC).
+fn read_test_clock(path: &std::path::Path) -> Option<NaiveDateTime> {
+    let text = std::fs::read_to_string(path).ok()?;
+    NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f").ok()
 }
 
 /// A clock that moves only when told (tests).
@@ -93,10 +118,15 @@ pub type Handler = Arc<dyn Fn(JobContext, serde_json::Value) -> HandlerFuture + 
 pub struct JobSettings {
     /// Worker tasks in `serve`.
     pub workers: usize,
-    /// How long a claim holds before another worker may take the job.
+    /// How long a claim holds before another worker may take the job (and
+    /// so how soon a job whose server died runs again); renewed every third
+    /// of it while the job runs.
     pub lease: Duration,
-    /// Fallback poll interval (an enqueue in this process wakes a worker at once).
+    /// Fallback poll interval (an enqueue in this process wakes a worker at
+    /// once; an idle worker also wakes when the next job is due).
     pub poll: Duration,
+    /// Most jobs one worker claims at once and runs concurrently.
+    pub batch: usize,
     /// Retry base delay (doubled per attempt, with jitter).
     pub backoff_base: Duration,
     /// Attempts per job unless the enqueue says otherwise.
@@ -107,19 +137,46 @@ pub struct JobSettings {
     pub dead_retention: Duration,
     /// Scheduler tick.
     pub tick: Duration,
+    /// Outgoing mail (notification emails).
+    pub mail: crate::mail::MailSettings,
+}
+
+/// The default lease: a job whose server died runs again at most this long
+/// after its last renewal (a third of it before the death, at most).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(20);
+/// The default batch of one worker.
+pub const DEFAULT_BATCH: usize = 32;
+
+/// A duration in milliseconds from the environment (operations and the
+/// process-level tests: `TASKPULSE_JOB_LEASE_MS`, `TASKPULSE_JOB_POLL_MS`,
+/// `TASKPULSE_JOB_TICK_MS`); unset, unreadable or zero means the default.
+fn env_millis(name: &str) -> Option<Duration> {
+    let raw = std::env::var(name).ok()?;
+    match raw.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+        _ => {
+            tracing::warn!(setting = name, value = %raw, "ignored: not a positive number of milliseconds");
+            None
+        }
+    }
 }
 
 impl Default for JobSettings {
     fn default() -> Self {
         JobSettings {
             workers: 2,
-            lease: Duration::from_secs(60),
-            poll: Duration::from_secs(5),
+            lease: env_millis("TASKPULSE_JOB_LEASE_MS").unwrap_or(DEFAULT_LEASE),
+            poll: env_millis("TASKPULSE_JOB_POLL_MS").unwrap_or(Duration::from_secs(5)),
+            batch: DEFAULT_BATCH,
             backoff_base: rules::DEFAULT_BACKOFF_BASE,
             max_attempts: rules::DEFAULT_MAX_ATTEMPTS,
             retention: Duration::from_secs(7 * 86_400),
             dead_retention: Duration::from_secs(30 * 86_400),
-            tick: Duration::from_secs(15),
+            tick: env_millis("TASKPULSE_JOB_TICK_MS").unwrap_or(Duration::from_secs(15)),
+            mail: crate::mail::MailSettings::files(
+                std::env::temp_dir().join("taskpulse-mail"),
+                "http://127.0.0.1:8080",
+            ),
         }
     }
 }
@@ -182,7 +239,11 @@ impl Jobs {
             bus,
             clock,
             settings,
-            handlers: kinds::handlers(),
+            handlers: {
+                let mut handlers = kinds::handlers();
+                handlers.extend(diagnostics::handlers());
+                handlers
+            },
             wake: Notify::new(),
             owner,
             stop: watch::channel(false).0,
@@ -254,50 +315,23 @@ impl Jobs {
         self.wake.notify_one();
     }
 
-    async fn claim(&self, limit: i64) -> Result<Vec<Job>, ServiceError> {
-        let now = self.clock.now();
-        let until = now + to_chrono(self.settings.lease);
-        let owner = self.owner.clone();
-        self.db.write(move |conn| Ok::<_, ServiceError>(store::claim(conn, &owner, now, until, limit)?)).await
-    }
-
-    /// Runs one claimed job to its recorded outcome.
+    /// Runs one claimed job to its recorded outcome, renewing its lease
+    /// while it runs (inline: tests, the CLI, `run now`).
     async fn run(&self, job: Job) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        if job.attempt > job.max_attempts {
-            // Its last attempt's worker died: nothing left to try.
-            return self.record(job.id, Err("the worker stopped during the last attempt".into()), job.attempt, 1).await;
-        }
-        let outcome = match self.handlers.get(job.kind.as_str()) {
-            None => Err(format!("no handler for job kind '{}'", job.kind)),
-            Some(handler) => {
-                let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
-                let context = JobContext {
-                    db: self.db.clone(),
-                    bus: self.bus.clone(),
-                    now,
-                    job_id: job.id,
-                    attempt: job.attempt,
-                    settings: self.settings.clone(),
-                };
-                let work = tokio::spawn(handler(context, payload));
-                // If this run is dropped (its worker aborted at the end of the
-                // shutdown grace period), the handler stops too: its job is
-                // handed back and must not keep running here beside the queue.
-                let _stop_with_run = AbortOnDrop(work.abort_handle());
-                let renew = self.keep_lease(job.id);
-                tokio::pin!(work);
-                tokio::pin!(renew);
-                let joined = loop {
-                    tokio::select! {
-                        joined = &mut work => break joined,
-                        () = &mut renew => {}
-                    }
-                };
-                joined.unwrap_or_else(|e| Err(format!("the job panicked: {e}")))
+        let outcome = {
+            let work = self.execute(&job);
+            let renew = self.keep_lease(job.id);
+            tokio::pin!(work);
+            tokio::pin!(renew);
+            loop {
+                tokio::select! {
+                    outcome = &mut work => break outcome,
+                    () = &mut renew => {}
+                }
             }
         };
-        self.record(job.id, outcome, job.attempt, job.max_attempts).await
+        let finished = worker::Finished::new(&job, outcome);
+        self.record_batch(vec![finished]).await.map(|_| ())
     }
 
     /// Renews a running job's lease at a third of its length, for as long as
@@ -306,47 +340,8 @@ impl Jobs {
         let every = self.settings.lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            let until = self.clock.now() + to_chrono(self.settings.lease);
-            let owner = self.owner.clone();
-            let renewed =
-                self.db.write(move |conn| Ok::<_, ServiceError>(store::renew(conn, id, &owner, until)?)).await;
-            if let Err(err) = renewed {
-                tracing::warn!(error = %err, job_id = id, "could not renew a job's lease");
-            }
+            self.renew_leases(vec![id]).await;
         }
-    }
-
-    async fn record(
-        &self,
-        id: i64,
-        outcome: HandlerResult,
-        attempt: i32,
-        max_attempts: i32,
-    ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        let owner = self.owner.clone();
-        let jitter: f64 = rand::random();
-        let base = self.settings.backoff_base;
-        let kept = match outcome {
-            Ok(result) => {
-                let result = result.to_string();
-                self.db
-                    .write(move |conn| Ok::<_, ServiceError>(store::succeed(conn, id, &owner, &result, now)?))
-                    .await?
-            }
-            Err(error) => {
-                tracing::warn!(job_id = id, attempt, error = %error, "job attempt failed");
-                let retry_at =
-                    rules::after_failure(attempt, max_attempts, base, jitter).map(|delay| now + to_chrono(delay));
-                self.db
-                    .write(move |conn| Ok::<_, ServiceError>(store::fail(conn, id, &owner, &error, retry_at, now)?))
-                    .await?
-            }
-        };
-        if !kept {
-            tracing::warn!(job_id = id, "a job's lease was lost before its outcome was recorded");
-        }
-        Ok(())
     }
 
     /// Claims and runs every job due now, inline, until none is left (tests,
@@ -354,7 +349,7 @@ impl Jobs {
     pub async fn run_due_now(&self) -> Result<usize, ServiceError> {
         let mut ran = 0;
         loop {
-            let batch = self.claim(16).await?;
+            let batch = self.claim_batch(16).await?.jobs;
             if batch.is_empty() {
                 return Ok(ran);
             }
@@ -375,35 +370,6 @@ impl Jobs {
         let engine = self.clone();
         handles.push(tokio::spawn(async move { scheduler::run(engine).await }));
         handles
-    }
-
-    async fn work(&self) {
-        let mut stop = self.stop.subscribe();
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            let claimed = match self.claim(1).await {
-                Ok(jobs) => jobs,
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not claim jobs");
-                    Vec::new()
-                }
-            };
-            if claimed.is_empty() {
-                tokio::select! {
-                    () = self.wake.notified() => {}
-                    _ = tokio::time::sleep(self.settings.poll) => {}
-                    _ = stop.changed() => return,
-                }
-                continue;
-            }
-            for job in claimed {
-                if let Err(err) = self.run(job).await {
-                    tracing::warn!(error = %err, "could not record a job's outcome");
-                }
-            }
-        }
     }
 
     /// Stops claiming, lets running jobs finish within `grace`, then hands

@@ -187,6 +187,82 @@ pub fn fail(
     Ok(rows == 1)
 }
 
+/// Records a batch of successes, given as (id, result JSON), in the
+/// caller's transaction: one UPDATE per distinct result (trivial jobs share
+/// theirs), each guarded by the lease like [`succeed`]. Returns the ids whose
+/// lease was still held (the others were taken over and are left alone).
+pub fn succeed_many(
+    conn: &mut DbConn,
+    owner: &str,
+    done: &[(i64, String)],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<i64>> {
+    let mut by_result: std::collections::BTreeMap<&str, Vec<i64>> = std::collections::BTreeMap::new();
+    for (id, result) in done {
+        by_result.entry(result.as_str()).or_default().push(*id);
+    }
+    let mut kept = Vec::with_capacity(done.len());
+    for (result, ids) in by_result {
+        for chunk in ids.chunks(500) {
+            let rows = per_backend!(conn, c => diesel::update(
+                jobs::table
+                    .filter(jobs::id.eq_any(chunk))
+                    .filter(jobs::state.eq("running"))
+                    .filter(jobs::lease_owner.eq(owner)),
+            )
+            .set((
+                jobs::state.eq("succeeded"),
+                jobs::result.eq(Some(result)),
+                jobs::lease_owner.eq(None::<String>),
+                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+                jobs::finished_at.eq(Some(now)),
+            ))
+            .returning(jobs::id)
+            .get_results::<i64>(c))?;
+            kept.extend(rows);
+        }
+    }
+    Ok(kept)
+}
+
+/// Extends the leases of several running jobs `owner` holds; returns how
+/// many were still held.
+pub fn renew_many(conn: &mut DbConn, ids: &[i64], owner: &str, until: NaiveDateTime) -> QueryResult<usize> {
+    let mut renewed = 0;
+    for chunk in ids.chunks(500) {
+        renewed += diesel::update(
+            jobs::table
+                .filter(jobs::id.eq_any(chunk))
+                .filter(jobs::state.eq("running"))
+                .filter(jobs::lease_owner.eq(owner)),
+        )
+        .set(jobs::lease_expires_at.eq(Some(until)))
+        .execute(conn)?;
+    }
+    Ok(renewed)
+}
+
+/// When the next job becomes claimable: the earliest run time of a waiting
+/// job, or the earliest lease expiry of a running one (its worker may have
+/// died). Idle workers sleep until then instead of a whole poll interval.
+pub fn next_due(conn: &mut DbConn) -> QueryResult<Option<NaiveDateTime>> {
+    let mut next: Option<NaiveDateTime> = None;
+    for state in ["pending", "retrying"] {
+        let at = jobs::table
+            .filter(jobs::state.eq(state))
+            .select(jobs::run_at)
+            .order(jobs::run_at.asc())
+            .first::<NaiveDateTime>(conn)
+            .optional()?;
+        next = next.into_iter().chain(at).min();
+    }
+    let expiry = jobs::table
+        .filter(jobs::state.eq("running"))
+        .select(diesel::dsl::min(jobs::lease_expires_at))
+        .first::<Option<NaiveDateTime>>(conn)?;
+    Ok(next.into_iter().chain(expiry).min())
+}
+
 /// Extends a running job's lease.
 pub fn renew(conn: &mut DbConn, id: i64, owner: &str, until: NaiveDateTime) -> QueryResult<bool> {
     Ok(diesel::update(held(id, owner)).set(jobs::lease_expires_at.eq(Some(until))).execute(conn)? == 1)

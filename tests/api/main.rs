@@ -12,6 +12,8 @@ mod browser_live;
 mod cli;
 mod database;
 mod fixtures;
+mod job_batches;
+mod job_processes;
 mod jobs;
 mod notifications;
 mod ops;

@@ -45,7 +45,7 @@ fn progress_path(task_id: i64) -> String {
 /// A [`TestApp`] with no server of its own: the database opened through the
 /// library (migrated), so the fixtures can seed and read it while the real
 /// binary serves it.
-async fn library_app(url: &DatabaseUrl, database: TestDb) -> TestApp {
+pub(crate) async fn library_app(url: &DatabaseUrl, database: TestDb) -> TestApp {
     let settings = Settings::for_tests(url.clone());
     let db = connect_and_migrate(&settings.db).await.expect("database opens through the library");
     TestApp { address: String::new(), port: 0, db, settings, bus: Default::default(), _database: database }
@@ -85,15 +85,21 @@ async fn assert_consistent_trail(app: &TestApp, task_id: i64) -> Vec<TrailEntry>
 /// `taskpulse serve` as a child process on 127.0.0.1 (a free port chosen by
 /// the kernel, read from the URL it prints). Killed with SIGKILL and reaped
 /// when dropped, so no test leaves it running, even on panic.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     /// `http://127.0.0.1:<port>`, without a trailing slash.
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
     /// Starts the binary on `database` and waits (bounded) until it listens.
-    fn start(database: &DatabaseUrl, data_dir: &Path) -> Server {
+    pub(crate) fn start(database: &DatabaseUrl, data_dir: &Path) -> Server {
+        Server::start_with(database, data_dir, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (e.g. a short job
+    /// lease for the job engine's process-level tests).
+    pub(crate) fn start_with(database: &DatabaseUrl, data_dir: &Path, env: &[(&str, String)]) -> Server {
         let database_url = match database {
             DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
             DatabaseUrl::Postgres(url) => url.clone(),
@@ -108,6 +114,7 @@ impl Server {
             .env_remove("TASKPULSE_SQLITE_SYNCHRONOUS")
             .env_remove("TASKPULSE_DEMO")
             .env_remove("TASKPULSE_PUBLIC_URL")
+            .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -130,12 +137,12 @@ impl Server {
     }
 
     /// Sends SIGKILL (`kill -9`): no shutdown code runs.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
     }
 
     /// Waits (bounded) for the killed process to be gone.
-    fn reap(&mut self) -> ExitStatus {
+    pub(crate) fn reap(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("child status") {
