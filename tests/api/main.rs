@@ -17,6 +17,7 @@ mod job_processes;
 mod jobs;
 mod notifications;
 mod ops;
+mod payroll;
 mod reliability;
 mod scheduled_jobs;
 mod task_pages;
