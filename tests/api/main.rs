@@ -11,6 +11,7 @@ mod browser;
 mod browser_live;
 mod cli;
 mod database;
+mod email;
 mod fixtures;
 mod job_batches;
 mod job_processes;
