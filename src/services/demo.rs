@@ -12,6 +12,7 @@ use crate::security::hash_password;
 use crate::services::ServiceError;
 use crate::store::org;
 use crate::store::tasks::{self, NewAssignment, NewProgress, NewTask};
+use crate::store::time_entries::{self, NewTimeEntry};
 use crate::store::users::{self, NewUser};
 
 /// A demo login to print.
@@ -233,6 +234,10 @@ pub async fn seed(
         progress(&format!("tasks {done}/{task_count}"));
     }
 
+    progress("logging last week's hours and computing its payroll");
+    let workers: Vec<i64> = user_ids.iter().filter(|(_, r, _)| *r == Role::Employee).map(|(id, _, _)| *id).collect();
+    db.write(move |conn| log_last_week(conn, &workers)).await?;
+
     let logins = vec![
         DemoLogin { role: Role::Admin, username: "admin".into(), password: demo_password(Role::Admin) },
         DemoLogin { role: Role::Manager, username: "manager".into(), password: demo_password(Role::Manager) },
@@ -240,6 +245,43 @@ pub async fn seed(
         DemoLogin { role: Role::Employee, username: "employee".into(), password: demo_password(Role::Employee) },
     ];
     Ok(DemoReport { users_created, tasks_created, logins })
+}
+
+/// Last week's time entries (6–8 h a working day per employee, over their
+/// open tasks) unless the employee has entries that week, then the week's
+/// pending pay period.
+fn log_last_week(conn: &mut crate::db::DbConn, workers: &[i64]) -> Result<(), ServiceError> {
+    let at = now();
+    let (monday, _) = crate::domain::payroll::previous_week(at.date());
+    for (n, user) in workers.iter().enumerate() {
+        let week = time_entries::for_user(conn, *user, monday, monday + Duration::days(6))?;
+        let open = tasks::open_for_user(conn, *user, 5)?;
+        if !week.is_empty() || open.is_empty() {
+            continue;
+        }
+        let mut rng = StdRng::seed_from_u64(5_000 + n as u64);
+        for day in 0..5 {
+            let mut left = rng.gen_range(24..=32) * 15;
+            while left > 0 {
+                let minutes = left.min(rng.gen_range(4..=16) * 15);
+                let task = &open[rng.gen_range(0..open.len())];
+                let entry = NewTimeEntry {
+                    user_id: *user,
+                    task_id: task.id,
+                    work_date: monday + Duration::days(day),
+                    minutes,
+                    note: String::new(),
+                    created_at: at,
+                    updated_at: at,
+                };
+                time_entries::insert(conn, &entry)?;
+                time_entries::refresh_actual_hours(conn, task.id, *user)?;
+                left -= minutes;
+            }
+        }
+    }
+    crate::services::payroll::generate(conn, monday, at)?;
+    Ok(())
 }
 
 /// Creates one task with a plausible history: a status drawn with realistic

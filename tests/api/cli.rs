@@ -124,6 +124,14 @@ fn demo_data_is_seeded_once_and_prints_logins() {
     let second = taskpulse(&["demo", "--tasks", "120"], &env, None);
     assert!(second.status.success());
     assert!(stdout(&second).contains("Created 0 users and 0 tasks."), "{}", stdout(&second));
+    // Last week's hours were logged once: the payroll of that week has
+    // employees, and running it again by hand recomputes the same period.
+    let payroll = taskpulse(&["jobs", "run", "weekly-payroll"], &env, None);
+    assert!(payroll.status.success(), "{}", stderr(&payroll));
+    let out = stdout(&payroll);
+    assert!(out.contains("weekly-payroll — succeeded") && out.contains("\"status\":\"pending\""), "{out}");
+    assert!(out.contains("\"employees\":") && !out.contains("\"employees\":0"), "{out}");
+    assert!(out.contains("\"period_id\":1"), "the demo's period, not a second one: {out}");
 }
 
 #[test]
