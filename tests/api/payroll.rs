@@ -239,6 +239,9 @@ both_backends! {
         let refused = payroll::set_rate(&app.db, &actor, &RequestMeta::default(), ann.id, "50", &day(2)).await;
         assert!(matches!(refused, Err(taskpulse::services::ServiceError::Invalid(_))));
 
+        // A hostile display name cannot become a formula in the CSV.
+        let bob_id = bob.id;
+        app.db.write(move |c| { diesel::update(taskpulse::schema::users::table.find(bob_id)).set(taskpulse::schema::users::full_name.eq("=cmd|' /C calc'!A0")).execute(c)?; Ok::<_, DbError>(()) }).await.unwrap();
         // Paid, then the CSV.
         assert_eq!(admin_browser.post_form(&format!("/payroll/{period}/paid"), &[]).await.status(), 303);
         assert_eq!(period_status(&app, period).await.0, "paid");
@@ -251,6 +254,7 @@ both_backends! {
         assert_eq!(lines.len(), 4);
         assert!(lines[1].ends_with(",15.5,20.00,310.00"), "{}", lines[1]);
         assert!(lines[3].ends_with(",2.02,30.00,60.50"), "{}", lines[3]);
+        assert!(lines[3].contains(",'=cmd|' /C calc'!A0,"), "{}", lines[3]);
         // Employees may not see payroll.
         assert_eq!(ann_browser.get(&format!("/payroll/{period}/export.csv")).await.status(), 403);
         assert_eq!(ann_browser.get("/payroll").await.status(), 403);
