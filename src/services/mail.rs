@@ -118,37 +118,41 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
-/// Delivers every queued message; each is marked sent once delivered.
+/// Attempts per message: one that keeps failing (a refused address) stays
+/// in the outbox, with its error, instead of failing every later run.
+pub const MAX_SEND_ATTEMPTS: i32 = 10;
+
+/// Sends one queued message (off the async executor).
+async fn send_one(settings: &MailSettings, email: &store::Email) -> Result<(), String> {
+    let settings = settings.clone();
+    let email = email.clone();
+    tokio::task::spawn_blocking(move || {
+        let mail = Outgoing {
+            to: &email.to_address,
+            to_name: "",
+            subject: &email.subject,
+            text: &email.text_body,
+            html: &email.html_body,
+        };
+        mail::send(&settings, &mail)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+/// Delivers every queued message once per run; each is marked sent once
+/// delivered, and a failure is recorded on the message for the next run.
 pub async fn deliver(db: &Db, settings: &MailSettings, now: NaiveDateTime) -> Result<Delivery, ServiceError> {
     let mut delivery = Delivery::default();
+    let mut after = 0;
     loop {
-        let batch = db.read(|conn| Ok::<_, ServiceError>(store::unsent(conn, 100)?)).await?;
-        let last = batch.len() < 100;
+        let batch =
+            db.read(move |conn| Ok::<_, ServiceError>(store::unsent(conn, after, MAX_SEND_ATTEMPTS, 100)?)).await?;
+        let Some(last) = batch.last() else { return Ok(delivery) };
+        after = last.id;
         for email in batch {
-            if delivery.error.is_some() && delivery.failed > 0 && email.attempts > 0 {
-                // The transport is failing: leave older failures for the next run.
-                delivery.failed += 1;
-                continue;
-            }
-            let settings = settings.clone();
-            let message = email.clone();
-            let sent = tokio::task::spawn_blocking(move || {
-                let to_name = String::new();
-                mail::send(
-                    &settings,
-                    &Outgoing {
-                        to: &message.to_address,
-                        to_name: &to_name,
-                        subject: &message.subject,
-                        text: &message.text_body,
-                        html: &message.html_body,
-                    },
-                )
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
             let id = email.id;
-            match sent {
+            match send_one(settings, &email).await {
                 Ok(()) => {
                     db.write(move |conn| Ok::<_, ServiceError>(store::mark_sent(conn, id, now)?)).await?;
                     delivery.sent += 1;
@@ -160,9 +164,6 @@ pub async fn deliver(db: &Db, settings: &MailSettings, now: NaiveDateTime) -> Re
                     db.write(move |conn| Ok::<_, ServiceError>(store::mark_failed(conn, id, &error)?)).await?;
                 }
             }
-        }
-        if last || delivery.failed > 0 {
-            return Ok(delivery);
         }
     }
 }

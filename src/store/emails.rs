@@ -65,10 +65,13 @@ pub fn queue(conn: &mut DbConn, email: &NewEmail) -> QueryResult<bool> {
     Ok(added == 1)
 }
 
-/// Unsent messages, oldest first.
-pub fn unsent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<Email>> {
+/// Unsent messages after id `after` with fewer than `max_attempts` tries,
+/// oldest first.
+pub fn unsent(conn: &mut DbConn, after: i64, max_attempts: i32, limit: i64) -> QueryResult<Vec<Email>> {
     outbound_emails::table
         .filter(outbound_emails::sent_at.is_null())
+        .filter(outbound_emails::id.gt(after))
+        .filter(outbound_emails::attempts.lt(max_attempts))
         .order(outbound_emails::id.asc())
         .limit(limit)
         .select(Email::as_select())
