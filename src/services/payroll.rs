@@ -48,7 +48,7 @@ pub fn recompute(conn: &mut DbConn, period: &Period, at: NaiveDateTime) -> Resul
 /// The pending period holding `day`, if one was created; refuses when that
 /// period is approved or paid (its time entries are locked).
 pub fn open_period(conn: &mut DbConn, day: NaiveDate) -> Result<Option<Period>, ServiceError> {
-    match store::holding(conn, day)? {
+    match store::holding_locked(conn, day)? {
         Some(period) if period.status != PeriodStatus::Pending.as_str() => Err(ServiceError::field(
             "work_date",
             format!(
@@ -147,7 +147,7 @@ pub async fn advance(
     };
     let (actor_id, meta) = (actor.id, meta.clone());
     db.write(move |conn| {
-        let period = store::find(conn, id)?.ok_or(ServiceError::NotFound)?;
+        let period = store::find_locked(conn, id)?.ok_or(ServiceError::NotFound)?;
         let at = now();
         if period.status == from.as_str() && from == PeriodStatus::Pending {
             // Approve exactly what the entries say now.
@@ -221,8 +221,13 @@ pub async fn set_rate(
     let (Some(cents), Some(from)) = (cents, from) else { return Err(ServiceError::Invalid(errors)) };
     let (actor_id, meta) = (actor.id, meta.clone());
     db.write(move |conn| {
+        // The user first, then the periods: the order entries take them in.
+        time_entries::lock_user(conn, user_id)?;
         let previous = crate::store::users::find(conn, user_id)?.ok_or(ServiceError::NotFound)?.hourly_rate_cents;
-        let affected: Vec<Period> = store::periods(conn, i64::MAX)?.into_iter().filter(|p| p.ends_on >= from).collect();
+        let mut affected = Vec::new();
+        for period in store::periods(conn, i64::MAX)?.into_iter().filter(|p| p.ends_on >= from) {
+            affected.extend(store::find_locked(conn, period.id)?);
+        }
         if let Some(locked) = affected.iter().find(|p| p.status != PeriodStatus::Pending.as_str()) {
             return Err(ServiceError::field(
                 "effective_from",

@@ -80,6 +80,7 @@ fn check_task(conn: &mut DbConn, actor: &Actor, task_id: i64) -> Result<(), Serv
 }
 
 fn check_day_total(conn: &mut DbConn, user_id: i64, c: &Checked, except: Option<i64>) -> Result<(), ServiceError> {
+    store::lock_user(conn, user_id)?;
     let logged = store::day_minutes(conn, user_id, c.day, except)?;
     if logged + i64::from(c.minutes) > i64::from(DAY_MINUTES) {
         return Err(ServiceError::field(

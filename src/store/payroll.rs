@@ -62,14 +62,25 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Period>> {
     payroll_periods::table.find(id).select(Period::as_select()).first(conn).optional()
 }
 
-/// The period holding `day`, if one was created.
-pub fn holding(conn: &mut DbConn, day: NaiveDate) -> QueryResult<Option<Period>> {
-    payroll_periods::table
-        .filter(payroll_periods::starts_on.le(day))
-        .filter(payroll_periods::ends_on.ge(day))
-        .select(Period::as_select())
-        .first(conn)
-        .optional()
+/// The period holding `day`, if one was created, locked until the end of
+/// the transaction (PostgreSQL; SQLite has one writer), so an approval and
+/// a change to its entries never interleave.
+pub fn holding_locked(conn: &mut DbConn, day: NaiveDate) -> QueryResult<Option<Period>> {
+    let query =
+        payroll_periods::table.filter(payroll_periods::starts_on.le(day)).filter(payroll_periods::ends_on.ge(day));
+    match conn {
+        DbConn::Pg(c) => query.select(Period::as_select()).for_update().first(c).optional(),
+        DbConn::Sqlite(c) => query.select(Period::as_select()).first(c).optional(),
+    }
+}
+
+/// A period by id, locked like [`holding_locked`].
+pub fn find_locked(conn: &mut DbConn, id: i64) -> QueryResult<Option<Period>> {
+    let query = payroll_periods::table.find(id);
+    match conn {
+        DbConn::Pg(c) => query.select(Period::as_select()).for_update().first(c).optional(),
+        DbConn::Sqlite(c) => query.select(Period::as_select()).first(c).optional(),
+    }
 }
 
 /// Creates the period starting on `starts_on` unless it exists; returns it.

@@ -91,6 +91,21 @@ pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     diesel::delete(time_entries::table.find(id)).execute(conn)
 }
 
+/// Locks a user's entries until the end of the transaction (PostgreSQL,
+/// FOR NO KEY UPDATE: rows that merely reference the user are not blocked;
+/// SQLite has one writer), so two entries at once cannot both pass the
+/// 24-hours-a-day check.
+pub fn lock_user(conn: &mut DbConn, user_id: i64) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        crate::schema::users::table
+            .find(user_id)
+            .select(crate::schema::users::id)
+            .for_no_key_update()
+            .first::<i64>(c)?;
+    }
+    Ok(())
+}
+
 /// Minutes a user logged on a day, leaving out one entry (being edited).
 pub fn day_minutes(conn: &mut DbConn, user_id: i64, day: NaiveDate, except: Option<i64>) -> QueryResult<i64> {
     let minutes: Vec<i32> = time_entries::table

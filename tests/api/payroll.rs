@@ -290,4 +290,31 @@ both_backends! {
         let (_, page) = ann_browser.page(&format!("/time?week={monday}")).await;
         assert_eq!(crate::helpers::count_of(&page, "#time-entries tbody tr"), 5);
     }
+
+    async fn concurrent_entries_never_pass_a_full_day_or_slip_past_an_approval(app: TestApp) {
+        let admin = app.create_user("race-admin", Role::Admin).await;
+        let ann = app.create_user("race-ann", Role::Employee).await;
+        let task = create_task(&app, &admin, TaskSpec::new("Race", &[&ann])).await;
+        let (monday, day) = last_week();
+        let actor = actor_for(&app, &ann).await;
+        let meta = RequestMeta::default();
+        let input = |d: String, hours: &str| taskpulse::services::time_entries::EntryInput { work_date: d, hours: hours.into(), note: String::new() };
+        // Eight 4-hour entries at once on one day: six fit.
+        let attempts = (0..8).map(|_| taskpulse::services::time_entries::log(&app.db, &actor, &meta, task, input(day(2), "4")));
+        let results = futures_util::future::join_all(attempts).await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 6);
+        assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(taskpulse::services::ServiceError::Invalid(_)))));
+        assert_eq!(actual_hours(&app, task, ann.id).await, 24.0);
+
+        // Entries racing an approval: whatever got in is paid, nothing else.
+        let admin_actor = actor_for(&app, &admin).await;
+        let period = payroll::generate_week(&app.db, &admin_actor, &RequestMeta::default(), &monday.to_string()).await.unwrap();
+        let entries = (3..6).map(|d| taskpulse::services::time_entries::log(&app.db, &actor, &meta, task, input(day(d), "2")));
+        let approve = payroll::advance(&app.db, &admin_actor, &meta, period, taskpulse::domain::payroll::PeriodStatus::Approved);
+        let (logged, approved) = tokio::join!(futures_util::future::join_all(entries), approve);
+        approved.unwrap();
+        let accepted = logged.iter().filter(|r| r.is_ok()).count() as i64;
+        let paid: i64 = records(&app, period).await.iter().map(|r| r.2).sum();
+        assert_eq!(paid, 24 * 60 + accepted * 120, "the approved records hold exactly the accepted entries");
+    }
 }
