@@ -80,6 +80,7 @@ pub fn queue_pending(
     base_url: &str,
     at: NaiveDateTime,
 ) -> Result<usize, ServiceError> {
+    store::lock_queue(conn)?;
     let mut queued = 0;
     let mut emailed = Vec::new();
     for note in store::pending_notes(conn, EmailPreference::Immediate.as_str())? {

@@ -65,6 +65,17 @@ pub fn queue(conn: &mut DbConn, email: &NewEmail) -> QueryResult<bool> {
     Ok(added == 1)
 }
 
+/// Serialises queueing across instances until the end of the transaction
+/// (PostgreSQL advisory lock; SQLite has one writer), so two runs never
+/// put the same notification in two messages.
+pub fn lock_queue(conn: &mut DbConn) -> QueryResult<()> {
+    if let DbConn::Pg(c) = conn {
+        // The key is arbitrary but fixed: "tp-mail".
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7470109097105108)").execute(c)?;
+    }
+    Ok(())
+}
+
 /// Unsent messages after id `after` with fewer than `max_attempts` tries,
 /// oldest first.
 pub fn unsent(conn: &mut DbConn, after: i64, max_attempts: i32, limit: i64) -> QueryResult<Vec<Email>> {
