@@ -49,6 +49,7 @@ fn slot_of(ctx: &JobContext, payload: &serde_json::Value) -> NaiveDateTime {
 async fn overdue_tasks(ctx: JobContext, payload: serde_json::Value) -> HandlerResult {
     let slot = slot_of(&ctx, &payload);
     let day_start = slot.date().and_hms_opt(0, 0, 0).unwrap_or(slot);
+    let now = ctx.now;
     let (summary, notified) = ctx
         .db
         .write(move |conn| {
@@ -72,7 +73,7 @@ async fn overdue_tasks(ctx: JobContext, payload: serde_json::Value) -> HandlerRe
                     });
                 }
             }
-            let (sent, notified) = notify_once(conn, notes, day_start)?;
+            let (sent, notified) = notify_once(conn, notes, day_start, now)?;
             let summary = json!({
                 "date": slot.date().to_string(),
                 "overdue_tasks": tasks.len(),
@@ -102,12 +103,14 @@ async fn cleanup_jobs(ctx: JobContext, payload: serde_json::Value) -> HandlerRes
     Ok(json!({ "pruned": pruned }))
 }
 
-/// Sends each note once per day; returns how many were new and who got them
+/// Sends each note once per day (and, when any is new, queues their email
+/// delivery to run at `now`); returns how many were new and who got them
 /// (their bells update after the commit).
 fn notify_once(
     conn: &mut crate::db::DbConn,
     notes: Vec<NewNotification>,
     day_start: NaiveDateTime,
+    now: NaiveDateTime,
 ) -> Result<(usize, BTreeSet<i64>), ServiceError> {
     let mut sent = 0;
     let mut notified = BTreeSet::new();
@@ -121,7 +124,7 @@ fn notify_once(
         // Users who want each notification by email get it within moments,
         // not at the next hourly digest; the job commits with the notes.
         let once = EnqueueOptions { unique_key: Some("deliver-email".into()), ..Default::default() };
-        super::enqueue_in(conn, "deliver-email", &json!({}), &once, crate::db::now())?;
+        super::enqueue_in(conn, "deliver-email", &json!({}), &once, now)?;
     }
     Ok((sent, notified))
 }
@@ -137,6 +140,7 @@ fn announce(ctx: &JobContext, users: &BTreeSet<i64>) {
 async fn high_priority_alert(ctx: JobContext, payload: serde_json::Value) -> HandlerResult {
     let slot = slot_of(&ctx, &payload);
     let day_start = slot.date().and_hms_opt(0, 0, 0).unwrap_or(slot);
+    let now = ctx.now;
     let threshold = payload["threshold"].as_i64().filter(|t| *t >= 1).unwrap_or(3);
     let (alerts_sent, notified) = ctx
         .db
@@ -161,7 +165,7 @@ async fn high_priority_alert(ctx: JobContext, payload: serde_json::Value) -> Han
                     });
                 }
             }
-            notify_once(conn, notes, day_start)
+            notify_once(conn, notes, day_start, now)
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -174,6 +178,7 @@ async fn high_priority_alert(ctx: JobContext, payload: serde_json::Value) -> Han
 async fn stale_progress(ctx: JobContext, payload: serde_json::Value) -> HandlerResult {
     let slot = slot_of(&ctx, &payload);
     let day_start = slot.date().and_hms_opt(0, 0, 0).unwrap_or(slot);
+    let now = ctx.now;
     let since = crate::domain::jobs::previous_working_day(slot.date()).and_hms_opt(0, 0, 0).unwrap_or(slot);
     let (tasks, sent, notified) = ctx
         .db
@@ -191,7 +196,7 @@ async fn stale_progress(ctx: JobContext, payload: serde_json::Value) -> HandlerR
                     created_at: slot,
                 })
                 .collect();
-            let (sent, notified) = notify_once(conn, notes, day_start)?;
+            let (sent, notified) = notify_once(conn, notes, day_start, now)?;
             Ok::<_, ServiceError>((tasks.len(), sent, notified))
         })
         .await

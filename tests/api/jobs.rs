@@ -801,7 +801,8 @@ both_backends! {
         let payload = json!({ "schedule": "overdue-tasks", "slot": slot.and_utc().to_rfc3339() });
 
         let first = enqueue(&engine, "overdue-tasks", payload.clone(), EnqueueOptions::default()).await;
-        assert_eq!(engine.run_due_now().await.expect("run"), 1);
+        // The job and the email delivery it queued with its notifications.
+        assert_eq!(engine.run_due_now().await.expect("run"), 2);
         let first = job(&app.db, first).await;
         assert_eq!(first.state, "succeeded", "error: {:?}", first.last_error);
         let date = slot.date().to_string();
