@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -112,8 +113,11 @@ impl Application {
         let jobs = self.state.jobs.clone();
         let job_tasks = if self.state.settings.job_workers > 0 { jobs.start() } else { Vec::new() };
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
-        tokio::spawn(async move {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let signalled = stopping.clone();
+        let stopper = tokio::spawn(async move {
             shutdown_signal().await;
+            signalled.store(true, Ordering::SeqCst);
             tracing::info!("shutdown requested; finishing in-flight requests");
             hub.close_all();
             // Jobs stop claiming, running ones get the grace period, the rest
@@ -126,7 +130,15 @@ impl Application {
             };
             tokio::join!(jobs_done, http_done);
         });
-        self.server.await
+        let served = self.server.await;
+        if stopping.load(Ordering::SeqCst) {
+            // HTTP may be done first: the jobs' hand-back must still finish
+            // before the process exits.
+            let _ = stopper.await;
+        } else {
+            stopper.abort();
+        }
+        served
     }
 }
 

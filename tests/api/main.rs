@@ -21,5 +21,6 @@ mod ops;
 mod payroll;
 mod reliability;
 mod scheduled_jobs;
+mod shutdown;
 mod task_pages;
 mod tasks_api;

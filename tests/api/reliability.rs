@@ -136,6 +136,12 @@ impl Server {
         server
     }
 
+    /// Sends SIGTERM: the server shuts down gracefully.
+    pub(crate) fn terminate(&mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill -TERM");
+        assert!(status.success(), "SIGTERM sent");
+    }
+
     /// Sends SIGKILL (`kill -9`): no shutdown code runs.
     pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
