@@ -226,6 +226,11 @@ pub struct Jobs {
     settings: JobSettings,
     handlers: HashMap<&'static str, Handler>,
     wake: Notify,
+    /// Workers waiting with nothing to run: an enqueue then claims its job
+    /// itself and hands it over (see [`Jobs::enqueue`]).
+    idle: std::sync::atomic::AtomicUsize,
+    /// Jobs enqueued already claimed for this engine, for the next worker.
+    handoff: Mutex<Vec<Job>>,
     owner: String,
     stop: watch::Sender<bool>,
 }
@@ -245,6 +250,8 @@ impl Jobs {
                 handlers
             },
             wake: Notify::new(),
+            idle: std::sync::atomic::AtomicUsize::new(0),
+            handoff: Mutex::new(Vec::new()),
             owner,
             stop: watch::channel(false).0,
         })
@@ -305,8 +312,30 @@ impl Jobs {
         if options.max_attempts.is_none() {
             job.max_attempts = self.settings.max_attempts;
         }
-        let id = self.db.write(move |conn| Ok::<_, ServiceError>(store::enqueue(conn, &job)?)).await?;
-        self.wake();
+        let now = job.created_at;
+        // A worker sits idle: the enqueue claims the job in its own
+        // transaction and hands it over, sparing the worker a claim (a
+        // commit, an fsync on SQLite) between the enqueue and the start.
+        let hand_over =
+            job.run_at <= now && self.idle.load(std::sync::atomic::Ordering::SeqCst) > 0 && !*self.stop.borrow();
+        if !hand_over {
+            let id = self.db.write(move |conn| Ok::<_, ServiceError>(store::enqueue(conn, &job)?)).await?;
+            self.wake();
+            return Ok(id);
+        }
+        let owner = self.owner.clone();
+        let until = now + to_chrono(self.settings.lease);
+        let claimed = self
+            .db
+            .write(move |conn| Ok::<_, ServiceError>(store::enqueue_claimed(conn, &job, &owner, until)?))
+            .await?;
+        let id = claimed.as_ref().map(|job| job.id);
+        if let Some(job) = claimed {
+            // Should every worker have stopped meanwhile, the job is handed
+            // back by the shutdown (it runs under this engine's lease).
+            self.handoff.lock().unwrap_or_else(|p| p.into_inner()).push(job);
+            self.wake();
+        }
         Ok(id)
     }
 

@@ -65,6 +65,22 @@ pub(super) struct Claimed {
     pub(super) next_due: Option<NaiveDateTime>,
 }
 
+/// Counts a waiting worker as idle until dropped (also when aborted).
+struct Idle<'a>(&'a Jobs);
+
+impl<'a> Idle<'a> {
+    fn enter(jobs: &'a Jobs) -> Idle<'a> {
+        jobs.idle.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Idle(jobs)
+    }
+}
+
+impl Drop for Idle<'_> {
+    fn drop(&mut self) {
+        self.0.idle.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Waits for the future in `slot`, if any (never ready otherwise).
 async fn in_slot<T>(slot: &mut Option<Boxed<'_, T>>) -> T {
     match slot {
@@ -204,6 +220,12 @@ impl Jobs {
 
         loop {
             let stopping = *stop.borrow();
+            // Jobs an enqueue claimed for this engine: run them at once.
+            let handed: Vec<Job> = std::mem::take(&mut *self.handoff.lock().unwrap_or_else(|p| p.into_inner()));
+            for job in handed {
+                held.insert(job.id);
+                running.push(Box::pin(self.execute_owned(job)));
+            }
             // Record what finished: a whole batch, half a batch, or whatever
             // waited long enough (a slow job does not hold the others back).
             if recording.is_none()
@@ -233,6 +255,9 @@ impl Jobs {
             if stopping && running.is_empty() && done.is_empty() && recording.is_none() && claiming.is_none() {
                 return;
             }
+            // Counted idle (for enqueues to hand their job over) while it
+            // waits with nothing running or being claimed.
+            let _idle = (!stopping && running.is_empty() && claiming.is_none()).then(|| Idle::enter(self));
             tokio::select! {
                 Some(finished) = running.next(), if !running.is_empty() => {
                     done.push(finished);

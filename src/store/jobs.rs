@@ -77,6 +77,29 @@ pub fn enqueue(conn: &mut DbConn, job: &NewJob) -> QueryResult<Option<i64>> {
         .optional())
 }
 
+/// Inserts a job already claimed by `owner` (state running, first attempt
+/// started, lease until `lease_until`), for an engine that runs it at once;
+/// `None` when an active job holds the same unique key.
+pub fn enqueue_claimed(
+    conn: &mut DbConn,
+    job: &NewJob,
+    owner: &str,
+    lease_until: NaiveDateTime,
+) -> QueryResult<Option<Job>> {
+    let Some(id) = enqueue(conn, job)? else { return Ok(None) };
+    per_backend!(conn, c => diesel::update(jobs::table.filter(jobs::id.eq(id)))
+        .set((
+            jobs::state.eq("running"),
+            jobs::attempt.eq(jobs::attempt + 1),
+            jobs::lease_owner.eq(owner),
+            jobs::lease_expires_at.eq(lease_until),
+            jobs::started_at.eq(job.created_at),
+        ))
+        .returning(Job::as_returning())
+        .get_result(c)
+        .map(Some))
+}
+
 /// Up to `limit` (run time, id) of jobs matching a filter, oldest first. On
 /// PostgreSQL the rows are locked, skipping those other workers hold; the
 /// single writer serialises claims on SQLite.
