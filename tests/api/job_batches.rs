@@ -222,11 +222,16 @@ both_backends! {
         let first = until_all(&app.db, &ids, |j| j.state == "running").await;
         assert!(first.iter().all(|j| j.lease_expires_at == Some(t0() + chrono::Duration::milliseconds(300))));
 
-        // Time passes beyond the first lease: renewals move every lease on.
-        clock.advance(chrono::Duration::seconds(10));
-        let renewed_until = clock.now() + chrono::Duration::milliseconds(300);
-        let renewed = until_all(&app.db, &ids, |j| j.lease_expires_at == Some(renewed_until)).await;
-        assert!(renewed.iter().all(|j| j.state == "running" && j.lease_owner.as_deref() == Some(engine.owner())));
+        // Time passes well beyond the first lease, in steps shorter than a
+        // lease: after each, a renewal moves every lease on.
+        for _ in 0..5 {
+            clock.advance(chrono::Duration::milliseconds(200));
+            let renewed_until = clock.now() + chrono::Duration::milliseconds(300);
+            let renewed = until_all(&app.db, &ids, |j| j.lease_expires_at == Some(renewed_until)).await;
+            assert!(renewed.iter().all(|j| j.state == "running" && j.attempt == 1));
+            assert!(renewed.iter().all(|j| j.lease_owner.as_deref() == Some(engine.owner())));
+        }
+        assert!(clock.now() > t0() + chrono::Duration::milliseconds(900), "three first leases long");
         let other = Jobs::with_handlers(app.db.clone(), clock.clone(), settings, handlers());
         assert_eq!(other.run_due_now().await.expect("run"), 0, "nothing to take over");
 
