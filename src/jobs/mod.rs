@@ -321,6 +321,7 @@ impl Jobs {
         if !hand_over {
             let id = self.db.write(move |conn| Ok::<_, ServiceError>(store::enqueue(conn, &job)?)).await?;
             self.wake();
+            self.bus.jobs_changed();
             return Ok(id);
         }
         let owner = self.owner.clone();
@@ -330,6 +331,7 @@ impl Jobs {
             .write(move |conn| Ok::<_, ServiceError>(store::enqueue_claimed(conn, &job, &owner, until)?))
             .await?;
         let id = claimed.as_ref().map(|job| job.id);
+        self.bus.jobs_changed();
         if let Some(job) = claimed {
             // Should every worker have stopped meanwhile, the job is handed
             // back by the shutdown (it runs under this engine's lease).
@@ -417,7 +419,10 @@ impl Jobs {
         let now = self.clock.now();
         match self.db.write(move |conn| Ok::<_, ServiceError>(store::release(conn, &owner, now)?)).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(jobs = n, "handed unfinished jobs back to the queue"),
+            Ok(n) => {
+                tracing::info!(jobs = n, "handed unfinished jobs back to the queue");
+                self.bus.jobs_changed();
+            }
             Err(err) => tracing::warn!(error = %err, "could not hand unfinished jobs back"),
         }
     }
@@ -508,6 +513,7 @@ impl Jobs {
             return Err(ServiceError::Conflict("Only a dead job can be retried.".into()));
         }
         self.wake();
+        self.bus.jobs_changed();
         Ok(())
     }
 }

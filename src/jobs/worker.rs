@@ -97,13 +97,18 @@ impl Jobs {
         let until = now + to_chrono(self.settings.lease);
         let owner = self.owner.clone();
         let wanted = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.db
+        let claimed = self
+            .db
             .write(move |conn| {
                 let jobs = store::claim(conn, &owner, now, until, wanted)?;
                 let next_due = if jobs.len() < limit { store::next_due(conn)? } else { None };
                 Ok::<_, ServiceError>(Claimed { jobs, next_due })
             })
-            .await
+            .await?;
+        if !claimed.jobs.is_empty() {
+            self.bus.jobs_changed();
+        }
+        Ok(claimed)
     }
 
     /// Runs one claimed job's handler (on its own task, stopped if this
@@ -174,6 +179,7 @@ impl Jobs {
                 Ok::<_, ServiceError>(kept)
             })
             .await?;
+        self.bus.jobs_changed();
         if kept.len() < ids.len() {
             let kept: BTreeSet<i64> = kept.into_iter().collect();
             for id in ids.iter().filter(|id| !kept.contains(id)) {

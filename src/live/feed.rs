@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -75,6 +76,8 @@ pub enum Update {
     Presence(Arc<PresenceUpdate>),
     /// A user's unread count changed: (user, bell fragment, unread).
     Bell(i64, ByteString, i64),
+    /// The job queue moved (for admins on the Jobs page).
+    Jobs(Arc<crate::web::jobs::JobsOverview>),
     /// The renderer missed events: every page must resync.
     Resync,
 }
@@ -90,11 +93,35 @@ const COUNTER_TICK: Duration = Duration::from_millis(250);
 pub struct Feed {
     updates: broadcast::Sender<Update>,
     counters: AsyncMutex<CounterCache>,
+    /// Open Jobs pages: the queue is rendered only while someone looks.
+    jobs_viewers: Arc<AtomicUsize>,
 }
 
 impl Default for Feed {
     fn default() -> Self {
-        Feed { updates: broadcast::channel(1024).0, counters: AsyncMutex::default() }
+        Feed { updates: broadcast::channel(1024).0, counters: AsyncMutex::default(), jobs_viewers: Arc::default() }
+    }
+}
+
+/// The Jobs page is re-rendered at most this often while jobs move…
+const JOBS_MIN_INTERVAL: Duration = Duration::from_millis(250);
+/// …and at least this often while it is open (changes made by other
+/// instances or the CLI arrive through the database only).
+const JOBS_REFRESH: Duration = Duration::from_secs(5);
+
+/// Counts an open Jobs page for as long as it lives.
+struct JobsViewer(Arc<AtomicUsize>);
+
+impl JobsViewer {
+    fn enter(count: &Arc<AtomicUsize>) -> JobsViewer {
+        count.fetch_add(1, Ordering::SeqCst);
+        JobsViewer(count.clone())
+    }
+}
+
+impl Drop for JobsViewer {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -130,6 +157,26 @@ pub fn start(state: Arc<AppState>) {
             for update in render_batch(&renderer, batch).await {
                 let _ = renderer.feed.updates.send(update);
             }
+        }
+    });
+    // The Jobs page: the latest state after job changes, coalesced.
+    let jobs = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = jobs.bus.jobs_notified() => {}
+                () = tokio::time::sleep(JOBS_REFRESH) => {}
+            }
+            if jobs.feed.jobs_viewers.load(Ordering::SeqCst) == 0 {
+                continue;
+            }
+            match crate::web::jobs::overview(&jobs).await {
+                Ok(overview) => {
+                    let _ = jobs.feed.updates.send(Update::Jobs(Arc::new(overview)));
+                }
+                Err(err) => tracing::warn!(error = %err, "could not load the job queue for the Jobs page"),
+            }
+            tokio::time::sleep(JOBS_MIN_INTERVAL).await;
         }
     });
     let Some(mut transitions) = state.hub.take_transitions() else { return };
@@ -313,6 +360,8 @@ enum View {
     Monitor(MonitorFilters),
     /// One task's detail page.
     Detail { task_id: i64 },
+    /// The Jobs page (admins).
+    Jobs,
     /// Another page (presence only).
     Other,
 }
@@ -344,6 +393,7 @@ impl SocketQuery {
             Some("mine") => View::Mine { status: MonitorFilters::parse(&self.monitor).status },
             Some("monitor") => View::Monitor(MonitorFilters::parse(&self.monitor)),
             Some("detail") => self.task().map_or(View::Other, |task_id| View::Detail { task_id }),
+            Some("jobs") => View::Jobs,
             _ => View::Other,
         }
     }
@@ -426,7 +476,7 @@ impl Page {
                 }
             }
             View::Detail { task_id } if *task_id == id && allowed => update.state_frame.clone(),
-            View::Detail { .. } | View::Other => ByteString::new(),
+            View::Detail { .. } | View::Jobs | View::Other => ByteString::new(),
         }
     }
 
@@ -462,6 +512,10 @@ impl Page {
                 let card = task_views::card(&state.db, &state.hub, &self.actor, task_id, recent).await?;
                 Ok(partials::task_state(&card, true))
             }
+            View::Jobs => {
+                let overview = crate::web::jobs::overview(state).await?;
+                Ok(crate::web::jobs::live_fragment(&overview, &self.csrf, true))
+            }
             View::Other => Ok(String::new()),
         }
     }
@@ -472,7 +526,7 @@ impl Page {
         let (filter, page) = match &self.view {
             View::Mine { status } => (TaskFilter { status: status.clone(), ..TaskFilter::default() }, 1),
             View::Monitor(filters) => (filters.filter(), filters.page),
-            View::Detail { .. } | View::Other => return Ok(()),
+            View::Detail { .. } | View::Jobs | View::Other => return Ok(()),
         };
         let mut filter = task_views::scoped(&self.actor, filter);
         let per_page = if matches!(self.view, View::Mine { .. }) {
@@ -521,18 +575,19 @@ pub async fn socket(
     check_same_origin(&req)?;
     let session_id = user.session.as_ref().map(|s| s.session_id.clone()).ok_or(AppError::Unauthenticated)?;
     let (response, ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let page = Page {
-        csrf: user.csrf().to_string(),
-        actor: user.actor,
-        view: query.view(),
-        shown: HashSet::new(),
-        counters_dirty: false,
+    let view = match query.view() {
+        // The queue is for admins only; anyone else's socket serves no view.
+        View::Jobs if user.actor.role != Role::Admin => View::Other,
+        view => view,
     };
+    let page =
+        Page { csrf: user.csrf().to_string(), actor: user.actor, view, shown: HashSet::new(), counters_dirty: false };
     // Subscribed before the sequence is compared: an update the feed sent
     // before this point was counted before it, so the page is stale and
     // resynced; any later one arrives on this receiver.
     let updates = state.feed.subscribe();
-    let stale = query.since() != Some(state.bus.sequence());
+    // The Jobs page carries no sequence: it is refreshed on connect.
+    let stale = matches!(page.view, View::Jobs) || query.since() != Some(state.bus.sequence());
     let state = state.into_inner();
     actix_web::rt::spawn(serve_page(state, ws, stream, page, updates, session_id, stale));
     Ok(response)
@@ -549,6 +604,7 @@ async fn serve_page(
 ) {
     let mut stream = stream.max_frame_size(64 * 1024);
     let (conn_id, mut kicked) = state.hub.register(page.actor.id, session_id);
+    let _jobs_viewer = matches!(page.view, View::Jobs).then(|| JobsViewer::enter(&state.feed.jobs_viewers));
     let first = if stale { page.resync(&state).await.map(Some) } else { page.learn_shown(&state).await.map(|()| None) };
     let mut alive = match first {
         Ok(Some(html)) => ws.text(html).await.is_ok(),
@@ -588,6 +644,10 @@ async fn serve_page(
                     Ok(Update::Presence(_)) => ByteString::new(),
                     Ok(Update::Bell(user_id, html, _)) if user_id == page.actor.id => html,
                     Ok(Update::Bell(..)) => ByteString::new(),
+                    Ok(Update::Jobs(overview)) if matches!(page.view, View::Jobs) => {
+                        crate::web::jobs::live_fragment(&overview, &page.csrf, true).into()
+                    }
+                    Ok(Update::Jobs(_)) => ByteString::new(),
                     Ok(Update::Resync) | Err(RecvError::Lagged(_)) => {
                         page.resync(&state).await.unwrap_or_default().into()
                     }

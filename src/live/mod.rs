@@ -41,6 +41,9 @@ pub enum LiveEvent {
 #[derive(Clone)]
 pub struct LiveBus {
     sender: broadcast::Sender<LiveEvent>,
+    /// Job changes: a flag, not an event per change (the queue moves
+    /// thousands of jobs a second; the Jobs page needs the latest state).
+    jobs: Arc<tokio::sync::Notify>,
     /// Task events published so far: a page remembers the value it was
     /// rendered at, so a socket knows whether the page is still current.
     sequence: Arc<AtomicU64>,
@@ -48,7 +51,7 @@ pub struct LiveBus {
 
 impl Default for LiveBus {
     fn default() -> Self {
-        Self { sender: broadcast::channel(4096).0, sequence: Arc::default() }
+        Self { sender: broadcast::channel(4096).0, jobs: Arc::default(), sequence: Arc::default() }
     }
 }
 
@@ -73,6 +76,16 @@ impl LiveBus {
     /// Announces that a user's notifications changed.
     pub fn notifications_changed(&self, user_id: i64) {
         let _ = self.sender.send(LiveEvent::NotificationsChanged { user_id });
+    }
+
+    /// Announces that jobs changed (coalesced: many changes, one wake-up).
+    pub fn jobs_changed(&self) {
+        self.jobs.notify_one();
+    }
+
+    /// Completes after the next job change (or at once if one is pending).
+    pub async fn jobs_notified(&self) {
+        self.jobs.notified().await;
     }
 
     /// A receiver of every later event.

@@ -15,24 +15,63 @@ use crate::web::errors::AppError;
 use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
 
+/// What the Jobs page shows live: jobs by state, the latest jobs, the
+/// email outbox.
+#[derive(Debug, Clone)]
+pub struct JobsOverview {
+    /// Jobs per state, in the order of a job's life.
+    pub counts: Vec<(String, i64)>,
+    /// The latest jobs.
+    pub recent: Vec<Job>,
+    /// Email outbox: (sent, waiting).
+    pub outbox: (i64, i64),
+}
+
+/// How many recent jobs the page lists.
+const RECENT: i64 = 50;
+
+/// Loads the live part of the Jobs page.
+pub async fn overview(state: &AppState) -> Result<JobsOverview, ServiceError> {
+    let (mut counts, recent) = state.jobs.overview(RECENT).await?;
+    let order = ["pending", "running", "retrying", "succeeded", "dead"];
+    counts.sort_by_key(|(s, _)| order.iter().position(|o| o == s));
+    let outbox = crate::services::mail::outbox(&state.db).await?;
+    Ok(JobsOverview { counts, recent, outbox })
+}
+
+/// A job's run time, for people.
+pub fn duration(job: &Job) -> String {
+    match (job.started_at, job.finished_at) {
+        (Some(start), Some(end)) if end >= start => format!("{} ms", (end - start).num_milliseconds()),
+        _ => "—".into(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "partials/jobs_live.html")]
+struct JobsLive<'a> {
+    overview: &'a JobsOverview,
+    csrf: &'a str,
+    oob: bool,
+}
+
+/// The live part of the Jobs page (`oob`: as an out-of-band swap for the
+/// page's socket), with the viewer's CSRF token in its forms.
+pub fn live_fragment(overview: &JobsOverview, csrf: &str, oob: bool) -> String {
+    JobsLive { overview, csrf, oob }.render().unwrap_or_else(|err| {
+        tracing::error!(error = %err, "the jobs fragment failed to render");
+        String::new()
+    })
+}
+
 #[derive(Template)]
 #[template(path = "jobs.html")]
 struct JobsPage {
     layout: Layout,
-    counts: Vec<(String, i64)>,
+    live: String,
     schedules: Vec<(Schedule, Option<NaiveDateTime>)>,
-    recent: Vec<Job>,
-    /// Where mail goes, and the outbox's (sent, waiting) counts.
-    mail: (String, (i64, i64)),
-}
-
-impl JobsPage {
-    fn duration(&self, job: &Job) -> String {
-        match (job.started_at, job.finished_at) {
-            (Some(start), Some(end)) if end >= start => format!("{} ms", (end - start).num_milliseconds()),
-            _ => "—".into(),
-        }
-    }
+    /// Where mail goes.
+    mail: String,
 }
 
 /// GET /jobs.
@@ -41,15 +80,12 @@ pub async fn page(
     user: CurrentUser,
     flash: PendingFlash,
 ) -> Result<HttpResponse, AppError> {
-    let (mut counts, recent) = state.jobs.overview(50).await?;
-    let order = ["pending", "running", "retrying", "succeeded", "dead"];
-    counts.sort_by_key(|(s, _)| order.iter().position(|o| o == s));
+    let overview = overview(&state).await?;
     let schedules = state.jobs.schedules().await?;
-    let outbox = crate::services::mail::outbox(&state.db).await?;
-    let mail = (state.settings.mail.describe(), outbox);
-    let page = JobsPage { layout: Layout::for_user(&user, "Jobs", "jobs", flash.0), counts, schedules, recent, mail };
-    let body = page.render().map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+    let layout = Layout::for_user(&user, "Jobs", "jobs", flash.0);
+    let live = live_fragment(&overview, &layout.csrf, false);
+    let page = JobsPage { layout, live, schedules, mail: state.settings.mail.describe() };
+    crate::web::html_page(&page)
 }
 
 /// The run-now form.

@@ -16,6 +16,7 @@ mod fixtures;
 mod job_batches;
 mod job_processes;
 mod jobs;
+mod jobs_page;
 mod notifications;
 mod ops;
 mod payroll;
