@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::services::{RequestMeta, ServiceError, accounts, audit, payroll};
+use crate::services::{RequestMeta, accounts, audit, payroll};
 use crate::store::audit::AuditEntry;
 use crate::store::users::UserListing;
 use crate::web::AppState;
@@ -52,10 +52,7 @@ pub async fn set_rate(
     let id = path.into_inner();
     match payroll::set_rate(&state.db, &user.actor, &meta, id, &form.rate, &form.effective_from).await {
         Ok(()) => Ok(flash::redirect("/admin/users", Level::Success, "Hourly rate saved.")),
-        Err(ServiceError::Invalid(errors)) => {
-            Ok(flash::redirect("/admin/users", Level::Error, errors.into_values().collect::<Vec<_>>().join(" ")))
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => flash::refused("/admin/users", err),
     }
 }
 

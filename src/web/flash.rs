@@ -102,6 +102,23 @@ pub async fn clear_shown(
     Ok(res)
 }
 
+/// A refused form shown on the page it came from: invalid input (every
+/// message) and conflicts become an error flash after a redirect to
+/// `location`; anything else stays an error page.
+pub fn refused(
+    location: &str,
+    err: crate::services::ServiceError,
+) -> Result<HttpResponse, crate::web::errors::AppError> {
+    use crate::services::ServiceError;
+    match err {
+        ServiceError::Invalid(errors) => {
+            Ok(redirect(location, Level::Error, errors.into_values().collect::<Vec<_>>().join(" ")))
+        }
+        ServiceError::Conflict(message) => Ok(redirect(location, Level::Error, message)),
+        other => Err(other.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,28 +95,17 @@ pub struct RunForm {
     name: String,
 }
 
-fn refused(err: ServiceError) -> Result<HttpResponse, AppError> {
-    match err {
-        ServiceError::Invalid(errors) => {
-            let message = errors.values().cloned().collect::<Vec<_>>().join(" ");
-            Ok(flash::redirect("/jobs", Level::Error, message))
-        }
-        ServiceError::Conflict(message) => Ok(flash::redirect("/jobs", Level::Error, message)),
-        other => Err(other.into()),
-    }
-}
-
 /// POST /jobs/run: enqueues a schedule's job now (the workers pick it up).
 pub async fn run_now(state: web::Data<AppState>, form: web::Form<RunForm>) -> Result<HttpResponse, AppError> {
     let kind = match state.jobs.kind_of(&form.name).await {
         Ok(kind) => kind,
-        Err(err) => return refused(err),
+        Err(err) => return flash::refused("/jobs", err),
     };
     let payload = serde_json::json!({ "manual": true });
     match state.jobs.enqueue(&kind, payload, Default::default()).await {
         Ok(Some(id)) => Ok(flash::redirect("/jobs", Level::Success, format!("Job #{id} ({kind}) queued."))),
         Ok(None) => Ok(flash::redirect("/jobs", Level::Info, "That job is already waiting or running.")),
-        Err(err) => refused(err),
+        Err(err) => flash::refused("/jobs", err),
     }
 }
 
@@ -125,7 +114,7 @@ pub async fn retry(state: web::Data<AppState>, path: web::Path<i64>) -> Result<H
     let id = path.into_inner();
     match state.jobs.retry(id).await {
         Ok(()) => Ok(flash::redirect("/jobs", Level::Success, format!("Job #{id} queued again."))),
-        Err(err) => refused(err),
+        Err(err) => flash::refused("/jobs", err),
     }
 }
 
@@ -152,7 +141,7 @@ pub async fn edit_schedule(
     let enabled = form.enabled.is_some();
     match state.jobs.edit_schedule(&name, &form.cron, &form.timezone, enabled, &form.catch_up).await {
         Ok(()) => Ok(flash::redirect("/jobs", Level::Success, format!("Schedule {name} saved."))),
-        Err(err) => refused(err),
+        Err(err) => flash::refused("/jobs", err),
     }
 }
 
@@ -164,6 +153,6 @@ pub async fn test_email(
 ) -> Result<HttpResponse, AppError> {
     match crate::services::mail::send_test(&state.db, &state.settings.mail, &user.actor, &meta).await {
         Ok(message) => Ok(flash::redirect("/jobs", Level::Success, message)),
-        Err(err) => refused(err),
+        Err(err) => flash::refused("/jobs", err),
     }
 }

@@ -73,8 +73,17 @@ impl AppState {
 
 /// Renders a full page as a 200 HTML response.
 pub fn html_page(page: &impl askama::Template) -> Result<actix_web::HttpResponse, errors::AppError> {
+    html_status(actix_web::http::StatusCode::OK, page)
+}
+
+/// Renders a full page as an HTML response with `status` (422 for a form
+/// shown again with its errors).
+pub fn html_status(
+    status: actix_web::http::StatusCode,
+    page: &impl askama::Template,
+) -> Result<actix_web::HttpResponse, errors::AppError> {
     let body = page.render().map_err(|e| errors::AppError::Internal(e.to_string()))?;
-    Ok(actix_web::HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+    Ok(actix_web::HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
 }
 
 macro_rules! routes {

@@ -29,8 +29,7 @@ pub async fn page(
     let (items, unread) = service::overview(&state.db, &user.actor).await?;
     let page =
         NotificationsPage { layout: Layout::for_user(&user, "Notifications", "notifications", flash.0), items, unread };
-    let body = page.render().map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+    crate::web::html_page(&page)
 }
 
 /// GET /notifications/bell: the header bell with the unread count (htmx).

@@ -6,8 +6,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::domain::payroll::{PeriodStatus, format_cents, format_hours};
+use crate::services::RequestMeta;
 use crate::services::payroll::{self as service, PeriodReport};
-use crate::services::{RequestMeta, ServiceError};
 use crate::store::payroll::Period;
 use crate::web::access::CurrentUser;
 use crate::web::errors::AppError;
@@ -40,17 +40,6 @@ impl PeriodPage {
     }
 }
 
-/// A refusal shown on the page it came from.
-fn refused(location: &str, err: ServiceError) -> Result<HttpResponse, AppError> {
-    match err {
-        ServiceError::Invalid(errors) => {
-            Ok(flash::redirect(location, Level::Error, errors.into_values().collect::<Vec<_>>().join(" ")))
-        }
-        ServiceError::Conflict(message) => Ok(flash::redirect(location, Level::Error, message)),
-        other => Err(other.into()),
-    }
-}
-
 /// GET /payroll.
 pub async fn list(
     state: web::Data<AppState>,
@@ -80,7 +69,7 @@ pub async fn generate(
         Ok(id) => {
             Ok(flash::redirect(&format!("/payroll/{id}"), Level::Success, "Pay period computed from time entries."))
         }
-        Err(err) => refused("/payroll", err),
+        Err(err) => flash::refused("/payroll", err),
     }
 }
 
@@ -106,7 +95,7 @@ async fn advance(
     let location = format!("/payroll/{id}");
     match service::advance(&state.db, &user.actor, meta, id, to).await {
         Ok(()) => Ok(flash::redirect(&location, Level::Success, format!("Period marked {to}."))),
-        Err(err) => refused(&location, err),
+        Err(err) => flash::refused(&location, err),
     }
 }
 

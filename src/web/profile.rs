@@ -53,8 +53,7 @@ async fn render(
         token_name,
         errors,
     };
-    let body = page.render().map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+    crate::web::html_status(status, &page)
 }
 
 /// GET /profile.

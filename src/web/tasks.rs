@@ -35,14 +35,6 @@ const PRIORITIES: &[&str] = &["LOW", "MEDIUM", "HIGH", "URGENT"];
 /// Cards per monitor page.
 pub const MONITOR_PAGE_SIZE: i64 = 60;
 
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
-}
-
-fn render(template: &impl Template) -> Result<String, AppError> {
-    template.render().map_err(|e| AppError::Internal(e.to_string()))
-}
-
 /// A status filter value, if it is a known status.
 fn known_status(raw: Option<&str>) -> Option<String> {
     raw.filter(|s| STATUSES.iter().any(|(v, _)| v == s)).map(str::to_string)
@@ -99,7 +91,7 @@ pub async fn mine(
         ws_url: ws_url("mine", &filters, since),
         status,
     };
-    Ok(html(render(&page)?))
+    crate::web::html_page(&page)
 }
 
 /// The progress form (fields as typed; checked by the service).
@@ -344,7 +336,7 @@ pub async fn monitor(
         ws_url: ws_url("monitor", &page_filters, since),
         query: filters,
     };
-    Ok(html(render(&page)?))
+    crate::web::html_page(&page)
 }
 
 // ---------- Detail ----------
@@ -395,7 +387,7 @@ pub async fn detail(
         ws_url: ws_url("detail", &format!("task={task_id}"), since),
         card,
     };
-    Ok(html(render(&page)?))
+    crate::web::html_page(&page)
 }
 
 /// The status form.
@@ -551,7 +543,7 @@ async fn form_page(
         choices,
         priorities: PRIORITIES,
     };
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(render(&page)?))
+    crate::web::html_status(status, &page)
 }
 
 /// GET /tasks/new: the assign form.

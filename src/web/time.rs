@@ -2,7 +2,8 @@
 //! while its pay period is open, the week view and the CSV of one's own
 //! entries.
 
-use actix_web::{HttpResponse, http::header, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use crate::web::access::CurrentUser;
 use crate::web::errors::AppError;
 use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
-use crate::web::{AppState, html_page};
+use crate::web::{AppState, html_page, html_status};
 
 #[derive(Template)]
 #[template(path = "time/form.html")]
@@ -39,19 +40,33 @@ impl EntryForm {
     }
 }
 
-fn form_page(
-    user: &CurrentUser,
-    title: &str,
+/// Where an entry form posts and goes back to.
+struct Target {
+    title: &'static str,
     action: String,
     back: String,
+}
+
+impl Target {
+    fn log(task_id: i64) -> Target {
+        Target { title: "Log time", action: format!("/tasks/{task_id}/time"), back: format!("/tasks/{task_id}") }
+    }
+
+    fn edit(id: i64, back: String) -> Target {
+        Target { title: "Edit time entry", action: format!("/time/{id}/edit"), back }
+    }
+}
+
+/// The entry form: 200 when fresh, 422 when shown again with its errors.
+fn form_page(
+    user: &CurrentUser,
+    target: Target,
     form: EntryInput,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let layout = Layout::for_user(user, title, "time", None);
-    let status = if errors.is_empty() { 200 } else { 422 };
-    let mut response = html_page(&EntryForm { layout, action, back, form, errors })?;
-    *response.status_mut() = actix_web::http::StatusCode::from_u16(status).unwrap_or_default();
-    Ok(response)
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let layout = Layout::for_user(user, target.title, "time", None);
+    html_status(status, &EntryForm { layout, action: target.action, back: target.back, form, errors })
 }
 
 fn today() -> NaiveDate {
@@ -68,14 +83,7 @@ pub async fn log_form(
     // Only for tasks the user may see.
     service::on_task(&state.db, &user.actor, task_id).await?;
     let form = EntryInput { work_date: today().to_string(), ..Default::default() };
-    form_page(
-        &user,
-        "Log time",
-        format!("/tasks/{task_id}/time"),
-        format!("/tasks/{task_id}"),
-        form,
-        FieldErrors::new(),
-    )
+    form_page(&user, Target::log(task_id), form, FieldErrors::new())
 }
 
 /// POST /tasks/{id}/time: logs hours; errors re-show the form with the input.
@@ -90,9 +98,7 @@ pub async fn log(
     let input = form.into_inner();
     match service::log(&state.db, &user.actor, &meta, task_id, input.clone()).await {
         Ok(_) => Ok(flash::redirect(&format!("/tasks/{task_id}#time"), Level::Success, "Time logged.")),
-        Err(ServiceError::Invalid(errors)) => {
-            form_page(&user, "Log time", format!("/tasks/{task_id}/time"), format!("/tasks/{task_id}"), input, errors)
-        }
+        Err(ServiceError::Invalid(errors)) => form_page(&user, Target::log(task_id), input, errors),
         Err(err) => Err(err.into()),
     }
 }
@@ -109,14 +115,7 @@ pub async fn edit_form(
         hours: format_hours(entry.minutes.into()),
         note: entry.note.clone(),
     };
-    form_page(
-        &user,
-        "Edit time entry",
-        format!("/time/{}/edit", entry.id),
-        format!("/tasks/{}", entry.task_id),
-        form,
-        FieldErrors::new(),
-    )
+    form_page(&user, Target::edit(entry.id, format!("/tasks/{}", entry.task_id)), form, FieldErrors::new())
 }
 
 /// POST /time/{id}/edit.
@@ -133,9 +132,7 @@ pub async fn edit(
         Ok(entry) => {
             Ok(flash::redirect(&format!("/tasks/{}#time", entry.task_id), Level::Success, "Time entry saved."))
         }
-        Err(ServiceError::Invalid(errors)) => {
-            form_page(&user, "Edit time entry", format!("/time/{id}/edit"), "/time".into(), input, errors)
-        }
+        Err(ServiceError::Invalid(errors)) => form_page(&user, Target::edit(id, "/time".into()), input, errors),
         Err(err) => Err(err.into()),
     }
 }
@@ -151,10 +148,7 @@ pub async fn delete(
         Ok(entry) => {
             Ok(flash::redirect(&format!("/tasks/{}#time", entry.task_id), Level::Success, "Time entry removed."))
         }
-        Err(ServiceError::Invalid(errors)) => {
-            Ok(flash::redirect("/time", Level::Error, errors.into_values().collect::<Vec<_>>().join(" ")))
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => flash::refused("/time", err),
     }
 }
 
