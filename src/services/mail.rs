@@ -42,33 +42,31 @@ struct TestHtml<'a> {
     transport: &'a str,
 }
 
-/// Renders one message about `notes` for a user (text and escaped HTML).
+/// Renders one message about `notes`, all for one user (text and escaped
+/// HTML).
 fn render(
-    conn: &mut DbConn,
-    user_id: i64,
     notes: &[PendingNote],
     unique_key: String,
     base_url: &str,
     at: NaiveDateTime,
-) -> Result<Option<NewEmail>, ServiceError> {
-    let Some((address, name)) = store::recipient(conn, user_id)? else { return Ok(None) };
+) -> Result<NewEmail, ServiceError> {
+    let Some(first) = notes.first() else { return Err(ServiceError::Internal("an email about nothing".into())) };
+    let name = first.to_name.as_str();
     let subject = match notes {
         [one] => format!("Taskpulse: {}", one.title),
         many => format!("Taskpulse: {} new notifications", many.len()),
     };
-    let text =
-        DigestText { name: &name, notes, base_url }.render().map_err(|e| ServiceError::Internal(e.to_string()))?;
-    let html =
-        DigestHtml { name: &name, notes, base_url }.render().map_err(|e| ServiceError::Internal(e.to_string()))?;
-    Ok(Some(NewEmail {
-        user_id: Some(user_id),
-        to_address: address,
+    let text = DigestText { name, notes, base_url }.render().map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let html = DigestHtml { name, notes, base_url }.render().map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok(NewEmail {
+        user_id: Some(first.user_id),
+        to_address: first.to_address.clone(),
         subject,
         text_body: text,
         html_body: html,
         unique_key,
         created_at: at,
-    }))
+    })
 }
 
 /// Queues one message per notification for users who want them at once,
@@ -86,9 +84,8 @@ pub fn queue_pending(
     for note in store::pending_notes(conn, EmailPreference::Immediate.as_str())? {
         let key = format!("note:{}", note.id);
         emailed.push(note.id);
-        if let Some(email) = render(conn, note.user_id, std::slice::from_ref(&note), key, base_url, at)? {
-            queued += usize::from(store::queue(conn, &email)?);
-        }
+        let email = render(std::slice::from_ref(&note), key, base_url, at)?;
+        queued += usize::from(store::queue(conn, &email)?);
     }
     if digests {
         let mut by_user: BTreeMap<i64, Vec<PendingNote>> = BTreeMap::new();
@@ -99,9 +96,8 @@ pub fn queue_pending(
             // The newest note names the digest: the same notes, the same key.
             let key = format!("digest:{user}:{}", notes.iter().map(|n| n.id).max().unwrap_or(0));
             emailed.extend(notes.iter().map(|n| n.id));
-            if let Some(email) = render(conn, user, &notes, key, base_url, at)? {
-                queued += usize::from(store::queue(conn, &email)?);
-            }
+            let email = render(&notes, key, base_url, at)?;
+            queued += usize::from(store::queue(conn, &email)?);
         }
     }
     store::mark_emailed(conn, &emailed, at)?;

@@ -225,7 +225,7 @@ pub async fn set_rate(
         time_entries::lock_user(conn, user_id)?;
         let previous = crate::store::users::find(conn, user_id)?.ok_or(ServiceError::NotFound)?.hourly_rate_cents;
         let mut affected = Vec::new();
-        for period in store::periods(conn, i64::MAX)?.into_iter().filter(|p| p.ends_on >= from) {
+        for period in store::ending_from(conn, from)? {
             affected.extend(store::find_locked(conn, period.id)?);
         }
         if let Some(locked) = affected.iter().find(|p| p.status != PeriodStatus::Pending.as_str()) {

@@ -99,6 +99,7 @@ fn change_entries<T>(
     days: &[NaiveDate],
     task_id: i64,
     user_id: i64,
+    at: chrono::NaiveDateTime,
     change: impl FnOnce(&mut DbConn) -> Result<T, ServiceError>,
 ) -> Result<T, ServiceError> {
     let mut periods = Vec::new();
@@ -109,7 +110,6 @@ fn change_entries<T>(
     }
     periods.dedup_by_key(|p| p.id);
     let out = change(conn)?;
-    let at = now();
     for period in &periods {
         super::payroll::recompute(conn, period, at)?;
     }
@@ -163,7 +163,7 @@ pub async fn log(
             created_at: at,
             updated_at: at,
         };
-        let id = change_entries(conn, &[checked.day], task_id, actor.id, |conn| Ok(store::insert(conn, &new)?))?;
+        let id = change_entries(conn, &[checked.day], task_id, actor.id, at, |conn| Ok(store::insert(conn, &new)?))?;
         let details = format!("task {task_id}: {} h on {}", rules::format_hours(checked.minutes.into()), checked.day);
         audit_entry(conn, &meta, &actor, "time_entry.create", id, details)?;
         Ok(id)
@@ -191,7 +191,7 @@ pub async fn edit(
         let entry = own_entry(conn, &actor, id)?;
         check_day_total(conn, actor.id, &checked, Some(id))?;
         // Both the old and the new day must be in open periods.
-        change_entries(conn, &[entry.work_date, checked.day], entry.task_id, actor.id, |conn| {
+        change_entries(conn, &[entry.work_date, checked.day], entry.task_id, actor.id, at, |conn| {
             Ok(store::update(conn, id, checked.day, checked.minutes, &checked.note, at)?)
         })?;
         let details = format!(
@@ -210,10 +210,11 @@ pub async fn edit(
 /// Removes one of the actor's entries (while its period is open); returns
 /// the entry as it was.
 pub async fn delete(db: &Db, actor: &Actor, meta: &RequestMeta, id: i64) -> Result<TimeEntry, ServiceError> {
+    let at = now();
     let (actor, meta) = (actor.clone(), meta.clone());
     db.write(move |conn| {
         let entry = own_entry(conn, &actor, id)?;
-        change_entries(conn, &[entry.work_date], entry.task_id, actor.id, |conn| Ok(store::delete(conn, id)?))?;
+        change_entries(conn, &[entry.work_date], entry.task_id, actor.id, at, |conn| Ok(store::delete(conn, id)?))?;
         let details = format!("{} h on {}", rules::format_hours(entry.minutes.into()), entry.work_date);
         audit_entry(conn, &meta, &actor, "time_entry.delete", id, details)?;
         Ok(entry)

@@ -126,6 +126,10 @@ pub struct PendingNote {
     pub task_id: Option<i64>,
     /// When.
     pub created_at: NaiveDateTime,
+    /// The recipient's address.
+    pub to_address: String,
+    /// The recipient's display name.
+    pub to_name: String,
 }
 
 /// Unread, unarchived notifications not yet emailed, of active users whose
@@ -146,6 +150,8 @@ pub fn pending_notes(conn: &mut DbConn, preference: &str) -> QueryResult<Vec<Pen
             notifications::body,
             notifications::task_id,
             notifications::created_at,
+            users::email,
+            users::full_name,
         ))
         .load(conn)
 }

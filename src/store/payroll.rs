@@ -57,6 +57,15 @@ pub fn periods(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<Period>> {
     payroll_periods::table.order(payroll_periods::starts_on.desc()).limit(limit).select(Period::as_select()).load(conn)
 }
 
+/// Periods ending on or after `day`, oldest first.
+pub fn ending_from(conn: &mut DbConn, day: NaiveDate) -> QueryResult<Vec<Period>> {
+    payroll_periods::table
+        .filter(payroll_periods::ends_on.ge(day))
+        .order(payroll_periods::starts_on.asc())
+        .select(Period::as_select())
+        .load(conn)
+}
+
 /// A period by id.
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Period>> {
     payroll_periods::table.find(id).select(Period::as_select()).first(conn).optional()
