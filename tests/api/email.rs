@@ -9,14 +9,13 @@ use diesel::prelude::*;
 use serde_json::json;
 use taskpulse::db::{DbError, now};
 use taskpulse::domain::role::Role;
-use taskpulse::jobs::{JobContext, JobSettings, kinds};
-use taskpulse::live::LiveBus;
+use taskpulse::jobs::JobSettings;
 use taskpulse::mail::MailSettings;
 use taskpulse::schema::{jobs, notifications, outbound_emails, users};
 use taskpulse::store::notifications::{NewNotification, add_once};
 
 use crate::both_backends;
-use crate::fixtures::{TaskSpec, create_task, set_due};
+use crate::fixtures::{TaskSpec, create_task, run_kind_with, set_due};
 use crate::helpers::{TestApp, TestUser};
 
 fn mail_settings(dir: &Path) -> MailSettings {
@@ -24,15 +23,7 @@ fn mail_settings(dir: &Path) -> MailSettings {
 }
 
 async fn run_kind(app: &TestApp, kind: &str, mail: MailSettings) -> Result<serde_json::Value, String> {
-    let ctx = JobContext {
-        db: app.db.clone(),
-        bus: LiveBus::default(),
-        now: now(),
-        job_id: 0,
-        attempt: 1,
-        settings: JobSettings { mail, ..JobSettings::default() },
-    };
-    kinds::handlers()[kind](ctx, json!({})).await
+    run_kind_with(app, kind, json!({}), JobSettings { mail, ..JobSettings::default() }).await
 }
 
 async fn set_preference(app: &TestApp, user: &TestUser, preference: &'static str) {

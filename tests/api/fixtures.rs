@@ -286,3 +286,22 @@ pub async fn set_status(app: &TestApp, by: &TestUser, task_id: i64, status: &str
         .await
         .expect("status set");
 }
+
+/// Runs a built-in job kind inline, as a worker would at this moment (its
+/// live events go nowhere).
+pub async fn run_kind_with(
+    app: &TestApp,
+    kind: &str,
+    payload: serde_json::Value,
+    settings: taskpulse::jobs::JobSettings,
+) -> taskpulse::jobs::HandlerResult {
+    let ctx = taskpulse::jobs::JobContext {
+        db: app.db.clone(),
+        bus: taskpulse::live::LiveBus::default(),
+        now: taskpulse::db::now(),
+        job_id: 0,
+        attempt: 1,
+        settings,
+    };
+    taskpulse::jobs::kinds::handlers()[kind](ctx, payload).await
+}

@@ -22,12 +22,12 @@ use crate::reliability::{Server, library_app};
 /// Upper bound of every wait (a hang fails the test instead of blocking).
 const WAIT: Duration = Duration::from_secs(90);
 
-async fn job_row(db: &Db, id: i64) -> Job {
+pub(crate) async fn job_row(db: &Db, id: i64) -> Job {
     db.read(move |c| Ok::<_, DbError>(job_store::find(c, id)?)).await.expect("read job").expect("job exists")
 }
 
 /// Polls `probe` every few milliseconds until it answers, at most [`WAIT`].
-async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

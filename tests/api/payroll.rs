@@ -9,13 +9,12 @@ use diesel::prelude::*;
 use serde_json::json;
 use taskpulse::db::{DbError, now};
 use taskpulse::domain::role::Role;
-use taskpulse::jobs::{JobContext, JobSettings, kinds};
-use taskpulse::live::LiveBus;
+use taskpulse::jobs::JobSettings;
 use taskpulse::schema::{assignments, audit_log, payroll_periods, payroll_records, time_entries};
 use taskpulse::services::{RequestMeta, payroll};
 
 use crate::both_backends;
-use crate::fixtures::{TaskSpec, actor_for, create_task};
+use crate::fixtures::{TaskSpec, actor_for, create_task, run_kind_with};
 use crate::helpers::{Browser, TestApp, TestUser};
 
 /// The Monday of last week, and its days.
@@ -49,15 +48,7 @@ async fn actual_hours(app: &TestApp, task: i64, user: i64) -> f64 {
 }
 
 async fn run_payroll(app: &TestApp, payload: serde_json::Value) -> serde_json::Value {
-    let ctx = JobContext {
-        db: app.db.clone(),
-        bus: LiveBus::default(),
-        now: now(),
-        job_id: 0,
-        attempt: 1,
-        settings: JobSettings::default(),
-    };
-    kinds::handlers()["weekly-payroll"](ctx, payload).await.expect("weekly-payroll ran")
+    run_kind_with(app, "weekly-payroll", payload, JobSettings::default()).await.expect("weekly-payroll ran")
 }
 
 /// (user, rate, minutes, pay) of a period, ordered.

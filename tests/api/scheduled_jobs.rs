@@ -6,26 +6,17 @@ use diesel::prelude::*;
 use serde_json::json;
 use taskpulse::db::{DbError, now};
 use taskpulse::domain::role::Role;
-use taskpulse::jobs::{JobContext, JobSettings, kinds};
+use taskpulse::jobs::JobSettings;
 use taskpulse::live::LiveBus;
 use taskpulse::schema::{notifications, tasks};
 use taskpulse::services::assign;
 
 use crate::both_backends;
-use crate::fixtures::{TaskSpec, actor_for, create_task};
+use crate::fixtures::{TaskSpec, actor_for, create_task, run_kind_with};
 use crate::helpers::{TestApp, TestUser};
 
 async fn run_job(app: &TestApp, kind: &str, payload: serde_json::Value) -> serde_json::Value {
-    let handler = kinds::handlers()[kind].clone();
-    let ctx = JobContext {
-        db: app.db.clone(),
-        bus: LiveBus::default(),
-        now: now(),
-        job_id: 0,
-        attempt: 1,
-        settings: JobSettings::default(),
-    };
-    handler(ctx, payload).await.unwrap_or_else(|e| panic!("{kind} failed: {e}"))
+    run_kind_with(app, kind, payload, JobSettings::default()).await.unwrap_or_else(|e| panic!("{kind} failed: {e}"))
 }
 
 async fn titles(app: &TestApp, user: &TestUser, kind: &'static str) -> Vec<String> {

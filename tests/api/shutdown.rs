@@ -11,31 +11,25 @@ use taskpulse::db::{Db, DbError};
 use taskpulse::domain::role::Role;
 use taskpulse::jobs::{EnqueueOptions, enqueue_in};
 use taskpulse::services::{RequestMeta, auth};
-use taskpulse::store::jobs::{self as job_store, Job};
+use taskpulse::store::jobs::Job;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::helpers::*;
+use crate::job_processes::{job_row, wait_for};
 use crate::reliability::{Server, library_app};
 
 const GRACE_SECS: u64 = 2;
 /// Longer than the grace period: the job is still running when it ends.
 const SLEEP_MS: u64 = 6_000;
 
-async fn job_row(db: &Db, id: i64) -> Job {
-    db.read(move |c| Ok::<_, DbError>(job_store::find(c, id)?)).await.expect("read job").expect("job exists")
-}
-
-async fn until_state(db: &Db, id: i64, done: impl Fn(&Job) -> bool) -> Job {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let job = job_row(db, id).await;
-        if done(&job) {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "timed out; the job is {job:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// Waits (bounded) until the job is in a state `done` accepts.
+async fn until_state(db: &Db, id: i64, done: fn(&Job) -> bool) -> Job {
+    wait_for("the job's next state", || {
+        let db = db.clone();
+        async move { Some(job_row(&db, id).await).filter(done) }
+    })
+    .await
 }
 
 async fn sigterm_hands_back_jobs_closes_sockets_and_exits_within_the_grace_period(backend: Backend) {
