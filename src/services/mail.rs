@@ -137,14 +137,34 @@ async fn send_one(settings: &MailSettings, email: &store::Email) -> Result<(), S
     .unwrap_or_else(|e| Err(e.to_string()))
 }
 
-/// Delivers every queued message once per run; each is marked sent once
-/// delivered, and a failure is recorded on the message for the next run.
+/// How long a sender holds the messages it claimed. Longer than any send
+/// takes (SMTP timeouts are about a minute), so a live sender never loses
+/// its claim; a sender that died has its messages sent again after it.
+pub const SEND_CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Messages claimed at a time: small, so concurrent runs share the work.
+const CLAIM_BATCH: i64 = 20;
+
+/// Delivers every queued message once per run. Each batch is claimed first
+/// (in its own transaction), so concurrent runs never send one message
+/// twice; each is marked sent once delivered, and a failure is recorded on
+/// the message for the next run.
 pub async fn deliver(db: &Db, settings: &MailSettings, now: NaiveDateTime) -> Result<Delivery, ServiceError> {
     let mut delivery = Delivery::default();
     let mut after = 0;
     loop {
-        let batch =
-            db.read(move |conn| Ok::<_, ServiceError>(store::unsent(conn, after, MAX_SEND_ATTEMPTS, 100)?)).await?;
+        let batch = db
+            .write(move |conn| {
+                Ok::<_, ServiceError>(store::claim_unsent(
+                    conn,
+                    after,
+                    MAX_SEND_ATTEMPTS,
+                    CLAIM_BATCH,
+                    now,
+                    now + SEND_CLAIM,
+                )?)
+            })
+            .await?;
         let Some(last) = batch.last() else { return Ok(delivery) };
         after = last.id;
         for email in batch {

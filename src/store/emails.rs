@@ -76,31 +76,70 @@ pub fn lock_queue(conn: &mut DbConn) -> QueryResult<()> {
     Ok(())
 }
 
-/// Unsent messages after id `after` with fewer than `max_attempts` tries,
-/// oldest first.
-pub fn unsent(conn: &mut DbConn, after: i64, max_attempts: i32, limit: i64) -> QueryResult<Vec<Email>> {
+/// Claims up to `limit` unsent messages after id `after` with fewer than
+/// `max_attempts` tries that no other sender holds (no claim, or one that
+/// ran out before `now`), for this sender until `until`; oldest first.
+/// PostgreSQL skips rows another transaction is claiming; SQLite has one
+/// writer. A claimed message is handed to exactly one sender at a time.
+pub fn claim_unsent(
+    conn: &mut DbConn,
+    after: i64,
+    max_attempts: i32,
+    limit: i64,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<Vec<Email>> {
+    macro_rules! claimable {
+        () => {
+            outbound_emails::table
+                .filter(outbound_emails::sent_at.is_null())
+                .filter(outbound_emails::id.gt(after))
+                .filter(outbound_emails::attempts.lt(max_attempts))
+                .filter(outbound_emails::claimed_until.is_null().or(outbound_emails::claimed_until.lt(now)))
+                .order(outbound_emails::id.asc())
+                .limit(limit)
+                .select(outbound_emails::id)
+        };
+    }
+    let ids: Vec<i64> = match conn {
+        DbConn::Pg(c) => claimable!().for_update().skip_locked().load(c)?,
+        DbConn::Sqlite(c) => claimable!().load(c)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(outbound_emails::table.filter(outbound_emails::id.eq_any(&ids)))
+        .set(outbound_emails::claimed_until.eq(until))
+        .execute(conn)?;
     outbound_emails::table
-        .filter(outbound_emails::sent_at.is_null())
-        .filter(outbound_emails::id.gt(after))
-        .filter(outbound_emails::attempts.lt(max_attempts))
+        .filter(outbound_emails::id.eq_any(&ids))
         .order(outbound_emails::id.asc())
-        .limit(limit)
         .select(Email::as_select())
         .load(conn)
 }
 
-/// Marks a message delivered; false when it already was (another worker).
+/// Marks a message delivered and lets go of its claim; false when it
+/// already was (another worker).
 pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<bool> {
     let changed = diesel::update(outbound_emails::table.find(id).filter(outbound_emails::sent_at.is_null()))
-        .set((outbound_emails::sent_at.eq(now), outbound_emails::attempts.eq(outbound_emails::attempts + 1)))
+        .set((
+            outbound_emails::sent_at.eq(now),
+            outbound_emails::attempts.eq(outbound_emails::attempts + 1),
+            outbound_emails::claimed_until.eq(None::<NaiveDateTime>),
+        ))
         .execute(conn)?;
     Ok(changed == 1)
 }
 
-/// Records a failed delivery attempt.
+/// Records a failed delivery attempt and lets go of the claim, so the next
+/// run tries again.
 pub fn mark_failed(conn: &mut DbConn, id: i64, error: &str) -> QueryResult<usize> {
     diesel::update(outbound_emails::table.find(id))
-        .set((outbound_emails::attempts.eq(outbound_emails::attempts + 1), outbound_emails::last_error.eq(error)))
+        .set((
+            outbound_emails::attempts.eq(outbound_emails::attempts + 1),
+            outbound_emails::last_error.eq(error),
+            outbound_emails::claimed_until.eq(None::<NaiveDateTime>),
+        ))
         .execute(conn)
 }
 

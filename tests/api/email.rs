@@ -226,4 +226,76 @@ both_backends! {
         assert_eq!(sent.len(), 1);
         assert!(headers(&sent[0]).contains("Subject: Taskpulse test email"));
     }
+
+    async fn concurrent_delivery_runs_send_each_message_once(app: TestApp) {
+        let dir = tempfile::tempdir().unwrap();
+        let ann = app.create_user("race-ann", Role::Employee).await;
+        let at = now();
+        app.db
+            .write(move |c| {
+                for n in 0..40 {
+                    let email = taskpulse::store::emails::NewEmail {
+                        user_id: Some(ann.id),
+                        to_address: "race-ann@example.com".into(),
+                        subject: format!("Message {n}"),
+                        text_body: "text".into(),
+                        html_body: "<p>html</p>".into(),
+                        unique_key: format!("race:{n}"),
+                        created_at: at,
+                    };
+                    taskpulse::store::emails::queue(c, &email)?;
+                }
+                Ok::<_, DbError>(())
+            })
+            .await
+            .unwrap();
+        // Three delivery runs at the same moment, twice over.
+        for _ in 0..2 {
+            let runs = (0..3).map(|_| {
+                let db = app.db.clone();
+                let mail = mail_settings(dir.path());
+                tokio::spawn(async move { taskpulse::services::mail::deliver(&db, &mail, now()).await })
+            });
+            let results = futures_util::future::join_all(runs).await;
+            let sent: usize = results.into_iter().map(|r| r.unwrap().unwrap().sent).sum();
+            assert!(sent <= 40, "no message handed to two senders: {sent}");
+        }
+        let files = mails(dir.path());
+        assert_eq!(files.len(), 40, "each message once");
+        for n in 0..40 {
+            let subject = format!("Subject: Message {n}");
+            let copies = files.iter().filter(|m| headers(m).lines().any(|l| l.trim_end() == subject)).count();
+            assert_eq!(copies, 1, "message {n}");
+        }
+        assert!(unsent(&app).await.is_empty());
+
+        // A sender that died holding a claim: the message waits for the claim
+        // to run out, then goes out (at least once, never lost).
+        let key = "race:crashed";
+        app.db
+            .write(move |c| {
+                let email = taskpulse::store::emails::NewEmail {
+                    user_id: None,
+                    to_address: "race-ann@example.com".into(),
+                    subject: "Crashed".into(),
+                    text_body: "text".into(),
+                    html_body: "<p>html</p>".into(),
+                    unique_key: key.into(),
+                    created_at: at,
+                };
+                taskpulse::store::emails::queue(c, &email)?;
+                diesel::update(outbound_emails::table.filter(outbound_emails::unique_key.eq(key)))
+                    .set(outbound_emails::claimed_until.eq(Some(at + chrono::Duration::minutes(10))))
+                    .execute(c)?;
+                Ok::<_, DbError>(())
+            })
+            .await
+            .unwrap();
+        let held = taskpulse::services::mail::deliver(&app.db, &mail_settings(dir.path()), now()).await.unwrap();
+        assert_eq!(held.sent, 0, "another sender's claim is respected");
+        let later = now() + chrono::Duration::minutes(11);
+        let after = taskpulse::services::mail::deliver(&app.db, &mail_settings(dir.path()), later).await.unwrap();
+        assert_eq!(after.sent, 1, "an expired claim is taken over");
+        assert_eq!(mails(dir.path()).len(), 41);
+    }
 }
