@@ -34,10 +34,13 @@ macro_rules! text_enum {
 }
 
 pub mod account;
+pub mod export;
 pub mod jobs;
 pub mod login;
 pub mod password;
 pub mod payroll;
 pub mod progress;
+pub mod redirect;
 pub mod role;
 pub mod task;
+pub mod text;

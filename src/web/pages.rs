@@ -7,6 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use governor::clock::{Clock, DefaultClock};
 
+use crate::domain::redirect::local_path;
 use crate::domain::role::Role;
 use crate::security::random_hex;
 use crate::services::home::HomeData;
@@ -46,11 +47,6 @@ pub struct LoginForm {
 /// Only local paths are followed after login (no open redirect).
 fn safe_next(next: &str) -> &str {
     local_path(next).unwrap_or("/")
-}
-
-/// A path on this site (never another host: no open redirect), or `None`.
-pub fn local_path(next: &str) -> Option<&str> {
-    (next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")).then_some(next)
 }
 
 fn login_page(
@@ -213,5 +209,6 @@ mod tests {
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
         assert_eq!(safe_next(""), "/");
+        assert_eq!(safe_next("/%0a/x"), "/");
     }
 }

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::domain::redirect::local_path;
 use crate::domain::role::Role;
 use crate::domain::task::Occupancy;
 use crate::services::assign::{self, FormChoices, TaskInput};
@@ -20,7 +21,6 @@ use crate::web::access::CurrentUser;
 use crate::web::errors::AppError;
 use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
-use crate::web::pages::local_path;
 use crate::web::partials;
 
 /// Status filter choices (value, label).
@@ -452,6 +452,8 @@ struct FormPage {
     form: FormValues,
     errors: FieldErrors,
     choices: FormChoices,
+    /// Assignees outside the editor's reach: shown, kept, not changeable.
+    kept: Vec<String>,
     priorities: &'static [&'static str],
 }
 
@@ -532,6 +534,10 @@ async fn form_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let choices = assign::choices(&state.db, &user.actor).await?;
+    let kept = match task_id {
+        Some(id) => assign::kept_assignees(&state.db, &user.actor, id).await?,
+        None => Vec::new(),
+    };
     let title = if task_id.is_some() { "Edit task" } else { "Assign a task" };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let page = FormPage {
@@ -541,6 +547,7 @@ async fn form_page(
         form,
         errors,
         choices,
+        kept,
         priorities: PRIORITIES,
     };
     crate::web::html_status(status, &page)

@@ -296,3 +296,9 @@ macro_rules! both_backends {
         }
     )*};
 }
+
+/// The `value` attribute of the first element matching `css`.
+pub fn value_of(html: &Html, css: &str) -> Option<String> {
+    let selector = Selector::parse(css).expect("selector");
+    html.select(&selector).next().and_then(|e| e.value().attr("value")).map(str::to_string)
+}

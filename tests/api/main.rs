@@ -11,6 +11,7 @@ mod browser;
 mod browser_live;
 mod cli;
 mod database;
+mod edge;
 mod email;
 mod fixtures;
 mod job_batches;
