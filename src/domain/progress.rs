@@ -108,10 +108,19 @@ pub struct Viewer {
 pub fn may_access(viewer: Viewer, assignees: &[(i64, Option<i64>)]) -> bool {
     match viewer.role {
         Role::Admin | Role::Manager => true,
-        Role::Lead => {
-            assignees.iter().any(|(id, team)| *id == viewer.id || (team.is_some() && *team == viewer.team_id))
-        }
+        Role::Lead => assignees.iter().any(|person| may_assign(viewer, *person)),
         Role::Employee => assignees.iter().any(|(id, _)| *id == viewer.id),
+    }
+}
+
+/// Whether a viewer may assign work to (or take it from) a person (user
+/// id, team id): admins and managers anyone, a lead themselves and their
+/// team, an employee no one.
+pub fn may_assign(viewer: Viewer, (id, team): (i64, Option<i64>)) -> bool {
+    match viewer.role {
+        Role::Admin | Role::Manager => true,
+        Role::Lead => id == viewer.id || (team.is_some() && team == viewer.team_id),
+        Role::Employee => false,
     }
 }
 
@@ -212,6 +221,17 @@ mod tests {
         assert!(!may_access(v(22, Role::Lead, None), &[(5, None)]), "no team is not a shared team");
         assert!(may_access(v(1, Role::Admin, None), &[]));
         assert!(may_access(v(2, Role::Manager, None), &[]));
+    }
+
+    #[test]
+    fn leads_assign_within_their_team() {
+        let v = |id, role, team| Viewer { id, role, team_id: team };
+        assert!(may_assign(v(20, Role::Lead, Some(2)), (20, None)), "themselves");
+        assert!(may_assign(v(20, Role::Lead, Some(2)), (5, Some(2))));
+        assert!(!may_assign(v(20, Role::Lead, Some(2)), (6, Some(3))), "another team");
+        assert!(!may_assign(v(22, Role::Lead, None), (6, None)), "no team is not a shared team");
+        assert!(may_assign(v(1, Role::Manager, None), (6, Some(3))));
+        assert!(!may_assign(v(10, Role::Employee, Some(2)), (11, Some(2))));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use chrono::{NaiveDateTime, Utc};
 
 use crate::db::{Db, DbConn, now};
-use crate::domain::progress::Viewer;
+use crate::domain::progress::{Viewer, may_assign};
 use crate::domain::role::Role;
 use crate::domain::task::{Priority, TaskStatus};
 use crate::live::LiveBus;
@@ -70,6 +70,8 @@ fn check(input: &TaskInput, at: NaiveDateTime, creating: bool) -> Result<Checked
     let title = input.title.trim().to_string();
     if title.is_empty() || title.chars().count() > 200 {
         errors.insert("title", "Give the task a title of 1 to 200 characters.".into());
+    } else if crate::domain::text::has_hidden_controls(&title) {
+        errors.insert("title", "The title may not contain control or text-direction characters.".into());
     }
     let description = input.description.trim().to_string();
     if description.chars().count() > 10_000 {
@@ -120,24 +122,26 @@ fn check(input: &TaskInput, at: NaiveDateTime, creating: bool) -> Result<Checked
     }
 }
 
+fn viewer(actor: &Actor) -> Viewer {
+    Viewer { id: actor.id, role: actor.role, team_id: actor.team_id }
+}
+
 /// Checks that every assignee exists, is active, and is within the actor's
 /// reach (a lead assigns within their team); returns their display names.
+/// Ids in `kept` (already assigned, outside the actor's reach) are not
+/// checked: the actor keeps them without being able to change them.
 fn check_assignees(
     conn: &mut DbConn,
     actor: &Actor,
     ids: &[i64],
+    kept: &[i64],
     errors: &mut FieldErrors,
 ) -> Result<Vec<String>, ServiceError> {
     let mut names = Vec::new();
-    for id in ids {
+    for id in ids.iter().filter(|id| !kept.contains(id)) {
         match users::find(conn, *id)? {
             Some(user) if user.is_active => {
-                let reachable = match actor.role {
-                    Role::Admin | Role::Manager => true,
-                    Role::Lead => user.id == actor.id || (user.team_id.is_some() && user.team_id == actor.team_id),
-                    Role::Employee => false,
-                };
-                if reachable {
+                if may_assign(viewer(actor), (user.id, user.team_id)) {
                     names.push(user.full_name);
                 } else {
                     errors.insert("assignees", "You can assign work only within your team.".into());
@@ -154,12 +158,14 @@ fn check_assignees(
 /// Checks the fields, then the references (assignees within reach, project,
 /// skills) — every error at once. `previous_due` is the task's due time when
 /// editing: an unchanged past due date is kept, a new one must be ahead.
+/// `kept` are assignees outside the actor's reach that stay as they are.
 fn check_all(
     conn: &mut DbConn,
     actor: &Actor,
     input: &TaskInput,
     at: NaiveDateTime,
     previous_due: Option<Option<NaiveDateTime>>,
+    kept: &[i64],
 ) -> Result<(Checked, Vec<String>), ServiceError> {
     let creating = previous_due.is_none();
     let checked = check(input, at, creating);
@@ -169,7 +175,7 @@ fn check_all(
     {
         errors.insert("due", "The due date is in the past.".into());
     }
-    let names = check_assignees(conn, actor, &input.assignee_ids, &mut errors)?;
+    let names = check_assignees(conn, actor, &input.assignee_ids, kept, &mut errors)?;
     if let Some(project) = input.project_id
         && !org::project_exists(conn, project)?
     {
@@ -207,7 +213,7 @@ pub async fn create(db: &Db, bus: &LiveBus, actor: &Actor, input: TaskInput) -> 
     let id = db
         .write(move |conn| {
             let at = now();
-            let (checked, names) = check_all(conn, &actor, &input, at, None)?;
+            let (checked, names) = check_all(conn, &actor, &input, at, None, &[])?;
             let task_id = tasks::insert(
                 conn,
                 &NewTask {
@@ -260,6 +266,9 @@ pub async fn create(db: &Db, bus: &LiveBus, actor: &Actor, input: TaskInput) -> 
 
 /// Edits a task and its assignees (reassignment), recording what changed in
 /// one trail row. A stale `expected_version` is refused with the current state.
+/// The edit changes only what the editor may see: assignees outside their
+/// reach (another team's people, for a lead) are kept, never removed by
+/// being absent from the form.
 pub async fn update(
     db: &Db,
     bus: &LiveBus,
@@ -269,15 +278,17 @@ pub async fn update(
     input: TaskInput,
 ) -> Result<(), ServiceError> {
     let actor = actor.clone();
+    let mut input = input;
     db.write(move |conn| {
-        let viewer = Viewer { id: actor.id, role: actor.role, team_id: actor.team_id };
-        let task = crate::services::progress::load_visible(conn, viewer, task_id)?;
+        let task = crate::services::progress::load_visible(conn, viewer(&actor), task_id)?;
         if expected_version.is_some_and(|v| v != task.version) {
             return Err(crate::services::progress::stale(&task));
         }
         let at = now();
-        let (checked, _) = check_all(conn, &actor, &input, at, Some(task.due_at))?;
         let before: Vec<tasks::Assignee> = tasks::assignees(conn, task_id)?;
+        let kept = out_of_reach(&actor, &before);
+        input.assignee_ids.extend(&kept);
+        let (checked, _) = check_all(conn, &actor, &input, at, Some(task.due_at), &kept)?;
         let mut edited = Vec::new();
         if checked.title != task.title {
             edited.push("title");
@@ -373,6 +384,23 @@ pub async fn update(
     Ok(())
 }
 
+/// The assignees the actor may not change (outside their reach).
+fn out_of_reach(actor: &Actor, assignees: &[tasks::Assignee]) -> Vec<i64> {
+    assignees.iter().filter(|a| !may_assign(viewer(actor), (a.user_id, a.team_id))).map(|a| a.user_id).collect()
+}
+
+/// The names of a task's assignees the actor may not change: an edit keeps
+/// them, and the form shows them read-only.
+pub async fn kept_assignees(db: &Db, actor: &Actor, task_id: i64) -> Result<Vec<String>, ServiceError> {
+    let actor = actor.clone();
+    db.read(move |conn| {
+        let before = tasks::assignees(conn, task_id)?;
+        let kept = out_of_reach(&actor, &before);
+        Ok(before.into_iter().filter(|a| kept.contains(&a.user_id)).map(|a| a.full_name).collect())
+    })
+    .await
+}
+
 /// Choices for the assign form: (id, label) lists.
 #[derive(Debug, Clone, Default)]
 pub struct FormChoices {
@@ -394,13 +422,7 @@ pub async fn choices(db: &Db, actor: &Actor) -> Result<FormChoices, ServiceError
         let people = everyone
             .into_iter()
             .filter(|row| row.user.is_active)
-            .filter(|row| match actor.role {
-                Role::Admin | Role::Manager => true,
-                Role::Lead => {
-                    row.user.id == actor.id || (row.user.team_id.is_some() && row.user.team_id == actor.team_id)
-                }
-                Role::Employee => false,
-            })
+            .filter(|row| may_assign(viewer(&actor), (row.user.id, row.user.team_id)))
             .map(|row| {
                 let team = row.team_name.map(|t| format!(" ({t})")).unwrap_or_default();
                 (row.user.id, format!("{}{team}", row.user.full_name))

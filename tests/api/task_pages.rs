@@ -195,6 +195,50 @@ both_backends! {
         assert_eq!(trail(&app, id).await.len(), 2);
     }
 
+    async fn a_leads_edit_keeps_assignees_outside_their_team(app: TestApp) {
+        let admin = app.create_user("keep-admin", Role::Admin).await;
+        let lead = user_in_team(&app, "keep-lead", Role::Lead, Some("Platform")).await;
+        let own = user_in_team(&app, "keep-own", Role::Employee, Some("Platform")).await;
+        let other = user_in_team(&app, "keep-web", Role::Employee, Some("Web")).await;
+        let id = create_task(&app, &admin, TaskSpec::new("Shared work", &[&own, &other])).await;
+
+        let mut browser = app.browser_for(&lead).await;
+        let (status, page) = browser.page(&format!("/tasks/{id}/edit")).await;
+        assert_eq!(status, 200);
+        assert_eq!(count_of(&page, &format!("#assignees option[value='{}']", other.id)), 0, "not choosable by the lead");
+        assert!(text_of(&page, "#kept-assignees").unwrap_or_default().contains("keep-web Person"), "shown read-only");
+
+        // Only the title changes: the other team's assignee stays.
+        let own_id = own.id.to_string();
+        let response = browser
+            .post_form(&format!("/tasks/{id}/edit"), &[("title", "Shared work, renamed"), ("description", "About Shared work"), ("priority", "MEDIUM"), ("difficulty", "5"), ("estimated_hours", "4"), ("assignees", &own_id), ("version", "1")])
+            .await;
+        assert_eq!(response.status(), 303);
+        let mut assignees: Vec<i64> = crate::fixtures::assignment_states(&app, id).await.into_iter().map(|(user, _, _)| user).collect();
+        assignees.sort_unstable();
+        assert_eq!(assignees, vec![own.id, other.id]);
+        let rows = trail(&app, id).await;
+        assert!(!rows[1].notes.contains("Reassigned"), "{:?}", rows[1].notes);
+        assert_eq!(rows[1].notes, "Edited title");
+
+        // Posting the other team's id (a hand-made form) neither adds nor
+        // removes anything the lead may not change.
+        let other_id = other.id.to_string();
+        let response = browser
+            .post_form(&format!("/tasks/{id}/edit"), &[("title", "Shared work, renamed"), ("priority", "MEDIUM"), ("difficulty", "5"), ("estimated_hours", "4"), ("assignees", &own_id), ("assignees", &other_id), ("version", "2")])
+            .await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(crate::fixtures::assignment_states(&app, id).await.len(), 2);
+        // Someone from another team who is not yet assigned is refused.
+        let stranger = user_in_team(&app, "keep-stranger", Role::Employee, Some("Web")).await;
+        let stranger_id = stranger.id.to_string();
+        let response = browser
+            .post_form(&format!("/tasks/{id}/edit"), &[("title", "Shared work, renamed"), ("priority", "MEDIUM"), ("assignees", &own_id), ("assignees", &stranger_id), ("version", "3")])
+            .await;
+        assert_eq!(response.status(), 422);
+        assert_eq!(crate::fixtures::assignment_states(&app, id).await.len(), 2);
+    }
+
     async fn status_changes_are_for_admins_and_managers_and_recorded(app: TestApp) {
         let admin = app.create_user("boss", Role::Admin).await;
         let ann = app.create_user("ann", Role::Employee).await;
