@@ -118,6 +118,11 @@ pub struct ServeArgs {
     /// https://tasks.example.com): cookies become Secure.
     #[arg(long, env = "TASKPULSE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Addresses of reverse proxies whose forwarded headers (Forwarded,
+    /// X-Forwarded-Host, X-Forwarded-Proto) are believed, comma-separated.
+    /// Without it, forwarded headers are ignored.
+    #[arg(long, env = "TASKPULSE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Login attempts allowed per client IP per minute.
     #[arg(long, env = "TASKPULSE_LOGIN_PER_IP_PER_MINUTE", default_value_t = 30)]
     pub login_per_ip_per_minute: u32,
@@ -145,6 +150,11 @@ pub struct Settings {
     pub session: SessionPolicy,
     /// Mark cookies Secure (served over TLS).
     pub secure_cookies: bool,
+    /// The origin (`scheme://host[:port]`) of the public URL, when set: the
+    /// only origin state changes are accepted from.
+    pub public_origin: Option<String>,
+    /// Reverse proxies whose forwarded headers count.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Login attempts per IP per minute.
     pub login_per_ip_per_minute: u32,
     /// Shutdown grace period in seconds.
@@ -167,13 +177,28 @@ impl Settings {
         if serve.login_per_ip_per_minute == 0 {
             return Err(ConfigError("TASKPULSE_LOGIN_PER_IP_PER_MINUTE: must be at least 1".into()));
         }
-        let secure_cookies = match &serve.public_url {
+        let public_url = match &serve.public_url {
             Some(raw) => {
                 let url = url::Url::parse(raw).map_err(|e| ConfigError(format!("TASKPULSE_PUBLIC_URL: {e}")))?;
-                url.scheme() == "https"
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(ConfigError("TASKPULSE_PUBLIC_URL: must be an http:// or https:// URL".into()));
+                }
+                Some(url)
             }
-            None => false,
+            None => None,
         };
+        let secure_cookies = public_url.as_ref().is_some_and(|url| url.scheme() == "https");
+        let public_origin = public_url.map(|url| url.origin().ascii_serialization());
+        let trusted_proxies = serve
+            .trusted_proxies
+            .iter()
+            .map(|raw| raw.trim())
+            .filter(|raw| !raw.is_empty())
+            .map(|raw| {
+                raw.parse::<std::net::IpAddr>()
+                    .map_err(|_| ConfigError(format!("TASKPULSE_TRUSTED_PROXIES: '{raw}' is not an IP address")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let workers = serve.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         if workers == 0 || workers > 512 {
             return Err(ConfigError("TASKPULSE_WORKERS: must be between 1 and 512".into()));
@@ -193,6 +218,8 @@ impl Settings {
                 absolute: chrono::Duration::hours(serve.session_max_hours),
             },
             secure_cookies,
+            public_origin,
+            trusted_proxies,
             login_per_ip_per_minute: serve.login_per_ip_per_minute,
             shutdown_grace_secs: serve.shutdown_grace_secs,
             job_workers: serve.job_workers,
@@ -207,6 +234,8 @@ impl Settings {
             workers: 2,
             session: SessionPolicy::default(),
             secure_cookies: false,
+            public_origin: None,
+            trusted_proxies: Vec::new(),
             login_per_ip_per_minute: 1_000,
             shutdown_grace_secs: 2,
             // Tests drive jobs themselves (manual clock, run_due_now).

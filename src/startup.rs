@@ -61,9 +61,10 @@ impl Application {
     pub fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(&settings.addr)
             .with_context(|| format!("TASKPULSE_ADDR: cannot listen on {}", settings.addr))?;
-        let port = listener.local_addr()?.port();
+        let bound = listener.local_addr()?;
+        let port = bound.port();
         let hub = Arc::new(Hub::default());
-        let state = web::Data::new(AppState::new(db.clone(), settings.clone(), hub.clone()));
+        let state = web::Data::new(AppState::new(db.clone(), settings.clone(), hub.clone(), bound));
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()

@@ -239,8 +239,60 @@ async fn deny(req: &ServiceRequest, state: &AppState, actor_id: Option<i64>, rea
     }
 }
 
+/// The origins a state-changing request may come from: the public URL's
+/// when one is configured, otherwise the address the server listens on (and
+/// `localhost` for a loopback address). Forwarded headers name an origin
+/// only when the request comes from a configured trusted proxy; a client's
+/// own `Host`, `X-Forwarded-Host` or `Forwarded` header never makes a
+/// foreign origin acceptable.
+#[derive(Debug, Clone)]
+pub struct OriginPolicy {
+    allowed: Vec<String>,
+    /// Listening on every interface without a public URL: the request's own
+    /// `Host` (never a forwarded one) is the only name there is.
+    any_interface: bool,
+    trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl OriginPolicy {
+    /// The policy of a server with `settings` listening on `bound`.
+    pub fn new(settings: &crate::config::Settings, bound: std::net::SocketAddr) -> OriginPolicy {
+        let mut allowed = Vec::new();
+        let mut any_interface = false;
+        match &settings.public_origin {
+            Some(origin) => allowed.push(origin.clone()),
+            None if bound.ip().is_unspecified() => any_interface = true,
+            None => {
+                allowed.push(format!("http://{bound}"));
+                if bound.ip().is_loopback() {
+                    allowed.push(format!("http://localhost:{}", bound.port()));
+                }
+            }
+        }
+        OriginPolicy { allowed, any_interface, trusted_proxies: settings.trusted_proxies.clone() }
+    }
+
+    /// Whether `origin` is this server's, for a request from `peer`.
+    fn accepts(&self, origin: &str, req: &HttpRequest) -> bool {
+        if self.allowed.iter().any(|allowed| allowed == origin) {
+            return true;
+        }
+        let peer = req.peer_addr().map(|addr| addr.ip());
+        if peer.is_some_and(|ip| self.trusted_proxies.contains(&ip)) {
+            let info = req.connection_info();
+            return origin == format!("{}://{}", info.scheme(), info.host());
+        }
+        self.any_interface
+            && req
+                .headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|host| origin == format!("http://{host}"))
+    }
+}
+
 /// Refuses requests a browser marks as cross-site, or whose Origin is not
-/// this server's.
+/// this server's (see [`OriginPolicy`]).
 pub fn check_same_origin(req: &HttpRequest) -> Result<(), AppError> {
     if let Some(site) = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
@@ -248,9 +300,10 @@ pub fn check_same_origin(req: &HttpRequest) -> Result<(), AppError> {
         return Err(AppError::Csrf("Cross-site requests are not allowed.".into()));
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let info = req.connection_info();
-        let own = format!("{}://{}", info.scheme(), info.host());
-        if origin.to_str().ok() != Some(own.as_str()) {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| AppError::Internal("application state missing".into()))?;
+        if !origin.to_str().is_ok_and(|origin| state.origins.accepts(origin, req)) {
             return Err(AppError::Csrf("Cross-origin requests are not allowed.".into()));
         }
     }

@@ -46,11 +46,13 @@ pub struct AppState {
     pub feed: crate::live::Feed,
     /// Background jobs and schedules.
     pub jobs: Arc<crate::jobs::Jobs>,
+    /// Which origins state changes are accepted from.
+    pub origins: access::OriginPolicy,
 }
 
 impl AppState {
-    /// Builds the state.
-    pub fn new(db: Db, settings: Settings, hub: Arc<crate::live::Hub>) -> AppState {
+    /// Builds the state for a server listening on `bound`.
+    pub fn new(db: Db, settings: Settings, hub: Arc<crate::live::Hub>, bound: std::net::SocketAddr) -> AppState {
         let per_minute = NonZeroU32::new(settings.login_per_ip_per_minute).unwrap_or(NonZeroU32::MIN);
         let bus = crate::live::LiveBus::default();
         let job_settings = crate::jobs::JobSettings {
@@ -60,6 +62,7 @@ impl AppState {
         };
         let jobs = crate::jobs::Jobs::new(db.clone(), bus.clone(), Arc::new(crate::jobs::SystemClock), job_settings);
         AppState {
+            origins: access::OriginPolicy::new(&settings, bound),
             jobs,
             db,
             login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
