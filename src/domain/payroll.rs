@@ -121,6 +121,23 @@ pub fn week_start(day: NaiveDate) -> NaiveDate {
     day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()))
 }
 
+/// The years a pay period may fall in: a typo such as 9999 or 0202 is
+/// refused rather than stored.
+pub const PAYABLE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// The Monday of the week holding `day`, when that week may be paid on
+/// `today`: within [`PAYABLE_YEARS`] and over (its Sunday before `today`).
+pub fn payable_week(day: NaiveDate, today: NaiveDate) -> Result<NaiveDate, String> {
+    if !PAYABLE_YEARS.contains(&day.year()) {
+        return Err(format!("Pick a day between {} and {}.", PAYABLE_YEARS.start(), PAYABLE_YEARS.end()));
+    }
+    let start = week_start(day);
+    if start + chrono::Duration::days(6) >= today {
+        return Err("That week has not ended yet; pay a week once it is over.".into());
+    }
+    Ok(start)
+}
+
 /// The pay period (Monday, Sunday) before the week holding `day`.
 pub fn previous_week(day: NaiveDate) -> (NaiveDate, NaiveDate) {
     let start = week_start(day) - chrono::Duration::days(7);
@@ -180,21 +197,6 @@ pub fn pay_lines(
             pay_cents: pay_cents(minutes, rate_cents),
         })
         .collect()
-}
-
-/// A CSV cell a spreadsheet shows as text: cells starting with `=`, `+`,
-/// `-`, `@`, tab or carriage return get a leading apostrophe (OWASP's
-/// advice against formula injection); quoting follows RFC 4180.
-pub fn csv_cell(value: &str) -> String {
-    let neutral = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.into() };
-    if neutral.contains([',', '"', '\n', '\r']) { format!("\"{}\"", neutral.replace('"', "\"\"")) } else { neutral }
-}
-
-/// One CSV line from cells (each neutralised), ending in CRLF.
-pub fn csv_line<S: AsRef<str>>(cells: &[S]) -> String {
-    let mut line = cells.iter().map(|c| csv_cell(c.as_ref())).collect::<Vec<_>>().join(",");
-    line.push_str("\r\n");
-    line
 }
 
 #[cfg(test)]
@@ -296,14 +298,16 @@ mod tests {
     }
 
     #[test]
-    fn csv_cells_cannot_become_formulas() {
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("+1"), "'+1");
-        assert_eq!(csv_cell("-2"), "'-2");
-        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
-        assert_eq!(csv_line(&["a", "=b"]), "a,'=b\r\n");
+    fn only_past_weeks_in_range_are_payable() {
+        let today = day("2026-12-02"); // a Wednesday
+        assert_eq!(payable_week(day("2026-11-25"), today), Ok(day("2026-11-23")));
+        assert_eq!(payable_week(day("2026-11-29"), today), Ok(day("2026-11-23")), "its Sunday is past");
+        assert!(payable_week(day("2026-11-30"), today).is_err(), "this week is still running");
+        assert!(payable_week(day("2027-06-01"), today).is_err(), "a future week");
+        assert!(payable_week(day("9999-12-31"), today).is_err());
+        assert!(payable_week(day("1999-12-31"), today).is_err());
+        assert!(payable_week(day("2000-01-03"), today).is_ok());
+        // On a Monday, last week is over.
+        assert_eq!(payable_week(day("2026-11-29"), day("2026-11-30")), Ok(day("2026-11-23")));
     }
 }

@@ -261,7 +261,8 @@ async fn weekly_payroll(ctx: JobContext, payload: serde_json::Value) -> HandlerR
     ctx.db
         .write(move |conn| {
             let start = match chosen {
-                Some(Ok(day)) => crate::domain::payroll::week_start(day),
+                Some(Ok(day)) => crate::domain::payroll::payable_week(day, slot.date())
+                    .map_err(|e| ServiceError::field("week", e))?,
                 Some(Err(_)) => return Err(ServiceError::field("week", "week must be a day as YYYY-MM-DD")),
                 None => {
                     let zone = job_store::schedule(conn, "weekly-payroll")?

@@ -6,6 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use super::audit::{self, Entry, Outcome};
 use super::{Actor, RequestMeta, ServiceError};
 use crate::db::{Db, DbConn, now};
+use crate::domain::export::Csv;
 use crate::domain::payroll::{self as rules, PayLine, PeriodStatus};
 use crate::domain::role::Role;
 use crate::store::payroll::{self as store, Period, RecordRow};
@@ -110,6 +111,7 @@ pub async fn generate_week(db: &Db, actor: &Actor, meta: &RequestMeta, day: &str
     admin_only(actor)?;
     let day: NaiveDate =
         day.trim().parse().map_err(|_| ServiceError::field("week", "Pick a day of the week to pay (YYYY-MM-DD)."))?;
+    let day = rules::payable_week(day, now().date()).map_err(|e| ServiceError::field("week", e))?;
     let (actor_id, meta) = (actor.id, meta.clone());
     db.write(move |conn| {
         let (period, summary) = generate(conn, day, now())?;
@@ -183,9 +185,9 @@ pub async fn advance(
 pub async fn csv(db: &Db, actor: &Actor, id: i64) -> Result<(String, String), ServiceError> {
     let report = report(db, actor, id).await?;
     let mut out =
-        rules::csv_line(&["period_start", "period_end", "status", "username", "full_name", "hours", "rate", "pay"]);
+        Csv::with_header(&["period_start", "period_end", "status", "username", "full_name", "hours", "rate", "pay"]);
     for r in &report.records {
-        out.push_str(&rules::csv_line(&[
+        out.row(&[
             report.period.starts_on.to_string(),
             report.period.ends_on.to_string(),
             report.period.status.clone(),
@@ -194,10 +196,10 @@ pub async fn csv(db: &Db, actor: &Actor, id: i64) -> Result<(String, String), Se
             rules::format_hours(r.minutes),
             rules::format_cents(r.rate_cents),
             rules::format_cents(r.pay_cents),
-        ]));
+        ]);
     }
     let name = format!("payroll-{}.csv", report.period.starts_on);
-    Ok((name, out))
+    Ok((name, out.finish()))
 }
 
 /// Sets a user's hourly rate from a day on (admin). Pending periods from

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use super::audit::{self, Entry, Outcome};
 use super::{Actor, FieldErrors, RequestMeta, ServiceError};
 use crate::db::{Db, DbConn, now};
+use crate::domain::export::Csv;
 use crate::domain::payroll::{self as rules, DAY_MINUTES, NOTE_MAX};
 use crate::domain::progress::Viewer;
 use crate::store::tasks;
@@ -256,15 +257,15 @@ pub async fn csv(db: &Db, actor: &Actor, from: NaiveDate, to: NaiveDate) -> Resu
     }
     let user = actor.id;
     let entries = db.read(move |conn| Ok::<_, ServiceError>(store::for_user(conn, user, from, to)?)).await?;
-    let mut out = rules::csv_line(&["date", "task_id", "task", "hours", "note"]);
+    let mut out = Csv::with_header(&["date", "task_id", "task", "hours", "note"]);
     for row in entries {
-        out.push_str(&rules::csv_line(&[
+        out.row(&[
             row.entry.work_date.to_string(),
             row.entry.task_id.to_string(),
             row.task_title,
             rules::format_hours(row.entry.minutes.into()),
             row.entry.note,
-        ]));
+        ]);
     }
-    Ok(out)
+    Ok(out.finish())
 }

@@ -1,26 +1,45 @@
 //! The Payroll page (admins): pay periods, their lines per employee and
 //! rate, approve, mark paid, CSV export.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use crate::domain::payroll::{PeriodStatus, format_cents, format_hours};
-use crate::services::RequestMeta;
 use crate::services::payroll::{self as service, PeriodReport};
+use crate::services::{RequestMeta, ServiceError};
 use crate::store::payroll::Period;
 use crate::web::access::CurrentUser;
 use crate::web::errors::AppError;
 use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
-use crate::web::{AppState, html_page};
+use crate::web::{AppState, html_page, html_status};
 
 #[derive(Template)]
 #[template(path = "payroll/list.html")]
 struct ListPage {
     layout: Layout,
     periods: Vec<Period>,
-    last_week: String,
+    /// The week field's value: last week, or what was typed.
+    week: String,
+    /// Why the typed week was refused.
+    week_error: Option<String>,
+}
+
+/// The list with the generate form showing `week` and its error, if any.
+async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    flash: Option<flash::Flash>,
+    week: Option<String>,
+    week_error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let periods = service::periods(&state.db, &user.actor).await?;
+    let week = week.unwrap_or_else(|| crate::domain::payroll::previous_week(crate::db::now().date()).0.to_string());
+    let status = if week_error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let layout = Layout::for_user(user, "Payroll", "payroll", flash);
+    html_status(status, &ListPage { layout, periods, week, week_error })
 }
 
 #[derive(Template)]
@@ -46,9 +65,7 @@ pub async fn list(
     user: CurrentUser,
     flash: PendingFlash,
 ) -> Result<HttpResponse, AppError> {
-    let periods = service::periods(&state.db, &user.actor).await?;
-    let last_week = crate::domain::payroll::previous_week(crate::db::now().date()).0.to_string();
-    html_page(&ListPage { layout: Layout::for_user(&user, "Payroll", "payroll", flash.0), periods, last_week })
+    list_page(&state, &user, flash.0, None, None).await
 }
 
 /// The generate form.
@@ -68,6 +85,10 @@ pub async fn generate(
     match service::generate_week(&state.db, &user.actor, &meta, &form.week).await {
         Ok(id) => {
             Ok(flash::redirect(&format!("/payroll/{id}"), Level::Success, "Pay period computed from time entries."))
+        }
+        Err(ServiceError::Invalid(mut errors)) => {
+            let message = errors.remove("week").unwrap_or_else(|| "Pick a week to pay.".into());
+            list_page(&state, &user, None, Some(form.into_inner().week), Some(message)).await
         }
         Err(err) => flash::refused("/payroll", err),
     }

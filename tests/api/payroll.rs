@@ -259,7 +259,7 @@ both_backends! {
         let (monday, day) = last_week();
         let ann_browser = { let mut b = app.browser_for(&ann).await; b.page("/").await; b };
         let bob_browser = { let mut b = app.browser_for(&bob).await; b.page("/").await; b };
-        for note in ["=1+1", "+SUM(A1)", "-2", "@cmd", "plain, with \"quotes\""] {
+        for note in ["=1+1", "+SUM(A1)", "-2", "@cmd", "plain, with \"quotes\"", "x;=1+1"] {
             assert_eq!(log_time(&ann_browser, task, &day(1), "0.5", note).await.status(), 303);
         }
         assert_eq!(log_time(&bob_browser, task, &day(1), "1", "bob's secret").await.status(), 303);
@@ -267,19 +267,21 @@ both_backends! {
         assert_eq!(csv.status(), 200);
         let body = csv.text().await.unwrap();
         assert!(!body.contains("bob's secret"), "only Ann's rows");
-        assert_eq!(body.lines().count(), 6);
+        assert_eq!(body.lines().count(), 7);
         for line in body.lines().skip(1) {
             assert!(line.contains("'=HYPERLINK"), "title neutralised: {line}");
             assert!(!line.contains(",=") && !line.contains(",+") && !line.contains(",@") && !line.contains(",-2"), "{line}");
         }
         assert!(body.contains(",'=1+1\r\n") && body.contains(",'+SUM(A1)\r\n") && body.contains(",'-2\r\n") && body.contains(",'@cmd\r\n"));
         assert!(body.contains(",\"plain, with \"\"quotes\"\"\"\r\n"));
+        // A semicolon (the separator of many locales) is always quoted.
+        assert!(body.contains(",\"x;=1+1\"\r\n"), "{body}");
         // A bad range is a clear 4xx.
         assert_eq!(ann_browser.get("/time/export.csv?from=yesterday").await.status(), 422);
         // The week page shows Ann's entries only.
         let mut ann_browser = ann_browser;
         let (_, page) = ann_browser.page(&format!("/time?week={monday}")).await;
-        assert_eq!(crate::helpers::count_of(&page, "#time-entries tbody tr"), 5);
+        assert_eq!(crate::helpers::count_of(&page, "#time-entries tbody tr"), 6);
     }
 
     async fn concurrent_entries_never_pass_a_full_day_or_slip_past_an_approval(app: TestApp) {
@@ -307,5 +309,31 @@ both_backends! {
         let accepted = logged.iter().filter(|r| r.is_ok()).count() as i64;
         let paid: i64 = records(&app, period).await.iter().map(|r| r.2).sum();
         assert_eq!(paid, 24 * 60 + accepted * 120, "the approved records hold exactly the accepted entries");
+    }
+
+    async fn weeks_out_of_range_or_not_yet_over_are_refused(app: TestApp) {
+        let admin = app.create_user("week-admin", Role::Admin).await;
+        let mut browser = app.browser_for(&admin).await;
+        browser.page("/payroll").await;
+        let today = now().date();
+        let this_week = today.to_string();
+        for week in ["9999-12-31", "10000-01-02", "1999-12-27", "2027-06-01", this_week.as_str(), "2026-13-01"] {
+            let response = browser.post_form("/payroll", &[("week", week)]).await;
+            assert_eq!(response.status(), 422, "week={week}");
+            let body = response.text().await.unwrap();
+            assert!(body.contains("field-error") || body.contains("flash-error"), "a clear message for {week}");
+        }
+        let periods = app
+            .db
+            .read(|c| Ok::<_, DbError>(taskpulse::schema::payroll_periods::table.count().get_result::<i64>(c)?))
+            .await
+            .unwrap();
+        assert_eq!(periods, 0, "nothing written");
+        // The job refuses an explicit week that is not over, too.
+        let (monday, _) = last_week();
+        let refused = crate::fixtures::run_kind_with(&app, "weekly-payroll", json!({ "week": this_week }), Default::default()).await;
+        assert!(refused.is_err());
+        let paid = crate::fixtures::run_kind_with(&app, "weekly-payroll", json!({ "week": monday.to_string() }), Default::default()).await;
+        assert!(paid.is_ok(), "{paid:?}");
     }
 }
