@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use crate::api::paging::Paging;
 use crate::domain::jobs::JobState;
 use crate::services::{ServiceError, audit};
 use crate::web::AppState;
@@ -38,22 +39,10 @@ pub struct LogQuery {
     per_page: Option<String>,
 }
 
-fn positive(raw: Option<&str>, default: i64, max: i64, field: &'static str) -> Result<i64, ServiceError> {
-    match raw.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| ServiceError::field(field, format!("Must be a whole number from 1 to {max}."))),
-    }
-}
-
 /// GET /automation/automation-log?page=&per_page= → the audit log, newest first.
 pub async fn automation_log(state: web::Data<AppState>, query: web::Query<LogQuery>) -> Result<HttpResponse, AppError> {
-    let page = positive(query.page.as_deref(), 1, 1_000_000, "page")?;
-    let per_page = positive(query.per_page.as_deref(), 50, 200, "per_page")?;
-    let (rows, total) = audit::page(&state.db, false, page, per_page).await?;
+    let paging = Paging::parse(query.page.as_deref(), query.per_page.as_deref(), 50)?;
+    let (rows, total) = audit::page(&state.db, false, paging.page, paging.per_page).await?;
     let logs: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|row| {
@@ -70,8 +59,8 @@ pub async fn automation_log(state: web::Data<AppState>, query: web::Query<LogQue
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "total": total,
-        "pages": (total + per_page - 1) / per_page,
-        "current_page": page,
+        "pages": paging.pages(total),
+        "current_page": paging.page,
         "logs": logs,
     })))
 }

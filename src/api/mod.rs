@@ -2,6 +2,7 @@
 //! needed). Seed endpoints join here as their issues land.
 
 pub mod automation;
+pub mod paging;
 pub mod tasks;
 
 use actix_web::HttpResponse;

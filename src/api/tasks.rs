@@ -6,6 +6,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use crate::api::paging::Paging;
 use crate::services::progress::{self, Kind, UpdateRequest};
 use crate::services::task_views::{self, AssigneeView, TaskCard};
 use crate::services::{RequestMeta, ServiceError};
@@ -133,14 +134,13 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(req: &HttpRequest, body: 
     if body.len() > crate::startup::JSON_LIMIT {
         return Err(AppError::PayloadTooLarge);
     }
-    // Through a Value first: a derived struct would also accept a JSON array
-    // of its fields in order (`[50]`), which is not a valid body.
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("Invalid JSON body: {e}")))?;
-    if !value.is_object() {
+    // An object only: a derived struct would also accept a JSON array of its
+    // fields in order (`[50]`), which is not a valid body. Parsed straight
+    // into the struct, so a key given twice is refused, not "last one wins".
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(AppError::BadRequest("Invalid JSON body: expected a JSON object.".into()));
     }
-    serde_json::from_value(value).map_err(|e| AppError::BadRequest(format!("Invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("Invalid JSON body: {e}")))
 }
 
 /// The version a client based its change on: `If-Match: "7"` or the body.
@@ -161,14 +161,17 @@ fn expected_version(req: &HttpRequest, body: Option<i32>) -> Result<Option<i32>,
 /// The `Idempotency-Key` header. Any UTF-8 is taken (checked by the
 /// service); a key that is not UTF-8 is refused rather than ignored, which
 /// would apply a retry twice.
+/// An empty key is refused too: treating it as "no key" would apply the
+/// client's retry twice.
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
-    req.headers()
-        .get("idempotency-key")
-        .map(|v| std::str::from_utf8(v.as_bytes()).map(str::to_string))
-        .transpose()
-        .map_err(|_| {
-            ServiceError::field("idempotency_key", "An idempotency key is 1 to 200 printable characters.").into()
-        })
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(key) if !key.trim().is_empty() => Ok(Some(key.to_string())),
+        Ok(_) => Err(AppError::BadRequest("The Idempotency-Key header is empty; send a key or no header.".into())),
+        Err(_) => {
+            Err(ServiceError::field("idempotency_key", "An idempotency key is 1 to 200 printable characters.").into())
+        }
+    }
 }
 
 async fn run_update(
@@ -234,8 +237,8 @@ pub async fn complete(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusQuery {
-    page: Option<i64>,
-    per_page: Option<i64>,
+    page: Option<String>,
+    per_page: Option<String>,
     status: Option<String>,
     priority: Option<String>,
     team: Option<i64>,
@@ -250,6 +253,7 @@ pub async fn task_status(
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
+    let paging = Paging::parse(q.page.as_deref(), q.per_page.as_deref(), 50)?;
     let priority = match q.priority.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(p) => Some(
@@ -267,9 +271,7 @@ pub async fn task_status(
         assignee_id: q.assignee,
         scope: None,
     };
-    let page =
-        task_views::monitor(&state.db, &state.hub, &user.actor, filter, q.page.unwrap_or(1), q.per_page.unwrap_or(50))
-            .await?;
+    let page = task_views::monitor(&state.db, &state.hub, &user.actor, filter, paging.page, paging.per_page).await?;
     let pages = page.pages();
     let tasks: Vec<TaskJson> = page.cards.into_iter().map(|c| task_json(c, true)).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({

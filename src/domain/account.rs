@@ -56,14 +56,15 @@ impl Email {
     }
 }
 
-/// A display name: 1–100 characters, no control characters.
+/// A display name: 1–100 characters, no control or text-direction
+/// characters.
 pub fn parse_full_name(raw: &str) -> Result<String, String> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err("Full name must be 1 to 100 characters long.".into());
     }
-    if name.chars().any(char::is_control) {
-        return Err("Full name may not contain control characters.".into());
+    if super::text::has_hidden_controls(name) {
+        return Err("Full name may not contain control or text-direction characters.".into());
     }
     Ok(name.to_string())
 }
@@ -101,6 +102,7 @@ mod tests {
         assert_eq!(parse_full_name("  Ada Lovelace "), Ok("Ada Lovelace".into()));
         assert!(parse_full_name("").is_err());
         assert!(parse_full_name("a\u{0}b").is_err());
+        assert!(parse_full_name("Ada\u{202E}ecalevoL").is_err(), "right-to-left override");
         assert!(parse_full_name(&"x".repeat(101)).is_err());
     }
 }

@@ -247,8 +247,11 @@ pub const TOKEN_PREFIX: &str = "tp_";
 /// Creates an API token for `user_id`.
 pub async fn create_token(db: &Db, user_id: i64, name: &str, meta: RequestMeta) -> Result<CreatedToken, ServiceError> {
     let name = name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
-        return Err(ServiceError::field("name", "Give the token a name of 1 to 60 characters."));
+    if name.is_empty() || name.chars().count() > 60 || crate::domain::text::has_hidden_controls(&name) {
+        return Err(ServiceError::field(
+            "name",
+            "Give the token a name of 1 to 60 characters (no control characters).",
+        ));
     }
     let secret = format!("{TOKEN_PREFIX}{}", random_hex(24));
     let hash = digest(&secret);
