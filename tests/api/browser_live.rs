@@ -307,7 +307,11 @@ async fn offline_updates_are_queued_and_land_once_in_order() {
     if !browser_available() {
         return;
     }
-    let app = TestApp::try_spawn(Backend::Sqlite).await.expect("SQLite app");
+    // The page is served through a proxy on another port, as behind a
+    // reverse proxy: the proxy's address is a trusted one.
+    let app = TestApp::try_spawn_with(Backend::Sqlite, |s| s.trusted_proxies = vec!["127.0.0.1".parse().expect("IP")])
+        .await
+        .expect("SQLite app");
     let admin = app.create_user("ada", Role::Admin).await;
     let employee = app.create_user("emil", Role::Employee).await;
     let task = fixtures::create_task(&app, &admin, TaskSpec::new("Write the manual", &[&employee])).await;
