@@ -586,7 +586,7 @@ fn probe_engine(db: &Db, starts: &Starts, ran: &Arc<std::sync::atomic::AtomicUsi
         let at = Instant::now();
         ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(i) = payload["i"].as_u64() {
-            let mut starts = starts.lock().unwrap_or_else(|p| p.into_inner());
+            let mut starts = starts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(slot) = starts.get_mut(i as usize) {
                 *slot = Some(at);
             }
@@ -675,7 +675,7 @@ async fn jobs_on(db: Db) -> anyhow::Result<JobFigures> {
 
     // 3. Enqueue→start latency at a steady 100 jobs/s.
     let samples = (JOB_RATE * JOB_LATENCY_SECS) as usize;
-    *starts.lock().unwrap_or_else(|p| p.into_inner()) = vec![None; samples];
+    *starts.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = vec![None; samples];
     let mut sent = Vec::with_capacity(samples);
     let mut enqueue_times = Vec::with_capacity(samples);
     let mut pace = tokio::time::interval(Duration::from_micros(1_000_000 / JOB_RATE));
@@ -688,7 +688,7 @@ async fn jobs_on(db: Db) -> anyhow::Result<JobFigures> {
     }
     wait_succeeded(&db, total + samples as i64, Duration::from_secs(60)).await?;
     engine.shutdown(workers, Duration::from_secs(10)).await;
-    let starts = starts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let starts = starts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let mut latencies: Vec<Duration> = sent
         .iter()
         .zip(&starts)

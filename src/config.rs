@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 use crate::db::{DatabaseUrl, DbOptions, Synchronous};
 use crate::domain::login::SessionPolicy;
 
+/// Largest JSON body accepted.
+pub const JSON_LIMIT: usize = 64 * 1024;
+/// Largest form body accepted.
+pub const FORM_LIMIT: usize = 16 * 1024;
+
 /// Where the data lives.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {
@@ -132,9 +137,45 @@ pub struct ServeArgs {
     /// Background job workers (0: run no jobs and no scheduler in this process).
     #[arg(long, env = "TASKPULSE_JOB_WORKERS", default_value_t = 2)]
     pub job_workers: usize,
+    /// How long a job claim holds, in milliseconds (a job whose server died
+    /// runs again this long after its last renewal).
+    #[arg(long, env = "TASKPULSE_JOB_LEASE_MS", default_value_t = 20_000)]
+    pub job_lease_ms: u64,
+    /// Fallback poll interval of idle job workers, in milliseconds.
+    #[arg(long, env = "TASKPULSE_JOB_POLL_MS", default_value_t = 5_000)]
+    pub job_poll_ms: u64,
+    /// Scheduler tick, in milliseconds.
+    #[arg(long, env = "TASKPULSE_JOB_TICK_MS", default_value_t = 15_000)]
+    pub job_tick_ms: u64,
     /// Outgoing mail.
     #[command(flatten)]
     pub mail: MailArgs,
+}
+
+/// The job engine's timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobTiming {
+    /// How long a claim holds.
+    pub lease: std::time::Duration,
+    /// Fallback poll interval.
+    pub poll: std::time::Duration,
+    /// Scheduler tick.
+    pub tick: std::time::Duration,
+}
+
+impl JobTiming {
+    /// The defaults: a 20 s lease, a 5 s poll, a 15 s tick.
+    pub const DEFAULT: JobTiming = JobTiming {
+        lease: std::time::Duration::from_secs(20),
+        poll: std::time::Duration::from_secs(5),
+        tick: std::time::Duration::from_secs(15),
+    };
+}
+
+impl Default for JobTiming {
+    fn default() -> Self {
+        JobTiming::DEFAULT
+    }
 }
 
 /// Everything `serve` needs, resolved and checked.
@@ -161,6 +202,8 @@ pub struct Settings {
     pub shutdown_grace_secs: u64,
     /// Background job workers (0: none, and no scheduler).
     pub job_workers: usize,
+    /// Job claim lease, idle poll and scheduler tick.
+    pub job_timing: JobTiming,
     /// Outgoing mail.
     pub mail: crate::mail::MailSettings,
 }
@@ -199,13 +242,26 @@ impl Settings {
                     .map_err(|_| ConfigError(format!("TASKPULSE_TRUSTED_PROXIES: '{raw}' is not an IP address")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let workers = serve.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let workers =
+            serve.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
         if workers == 0 || workers > 512 {
             return Err(ConfigError("TASKPULSE_WORKERS: must be between 1 and 512".into()));
         }
         if serve.job_workers > 64 {
             return Err(ConfigError("TASKPULSE_JOB_WORKERS: must be between 0 and 64".into()));
         }
+        let millis = |name: &str, ms: u64| {
+            if ms == 0 {
+                Err(ConfigError(format!("{name}: must be a positive number of milliseconds")))
+            } else {
+                Ok(std::time::Duration::from_millis(ms))
+            }
+        };
+        let job_timing = JobTiming {
+            lease: millis("TASKPULSE_JOB_LEASE_MS", serve.job_lease_ms)?,
+            poll: millis("TASKPULSE_JOB_POLL_MS", serve.job_poll_ms)?,
+            tick: millis("TASKPULSE_JOB_TICK_MS", serve.job_tick_ms)?,
+        };
         let base_url = serve.public_url.clone().unwrap_or_else(|| format!("http://{}", serve.addr));
         let mail = serve.mail.resolve(&db.data_dir, &base_url)?;
         Ok(Settings {
@@ -223,6 +279,7 @@ impl Settings {
             login_per_ip_per_minute: serve.login_per_ip_per_minute,
             shutdown_grace_secs: serve.shutdown_grace_secs,
             job_workers: serve.job_workers,
+            job_timing,
         })
     }
 
@@ -240,6 +297,7 @@ impl Settings {
             shutdown_grace_secs: 2,
             // Tests drive jobs themselves (manual clock, run_due_now).
             job_workers: 0,
+            job_timing: JobTiming::default(),
             mail: crate::mail::MailSettings::files(
                 std::env::temp_dir().join(format!("taskpulse-mail-{}", crate::security::random_hex(8))),
                 "http://127.0.0.1",

@@ -2,12 +2,15 @@
 //! automation. This crate builds the application; `main.rs` is its CLI.
 
 pub mod api;
+pub mod app;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod http;
 pub mod jobs;
 pub mod live;
 pub mod mail;
+pub mod routes;
 pub mod schema;
 pub mod security;
 pub mod services;

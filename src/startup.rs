@@ -11,15 +11,12 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
-use crate::config::{DbSettings, Settings};
+use crate::app::AppState;
+use crate::config::{DbSettings, FORM_LIMIT, JSON_LIMIT, Settings};
 use crate::db::{Db, DbError, run_migrations};
+use crate::http::{access, errors, flash, headers};
 use crate::live::Hub;
-use crate::web::{AppState, access, errors, flash, headers};
-
-/// Largest JSON body accepted.
-pub const JSON_LIMIT: usize = 64 * 1024;
-/// Largest form body accepted.
-pub const FORM_LIMIT: usize = 16 * 1024;
+use crate::web::live::renderer::Feed;
 
 /// Connects to the database (a clear error naming the setting when that
 /// fails) and applies pending migrations.
@@ -48,6 +45,7 @@ pub struct Application {
     hub: Arc<Hub>,
     db: Db,
     state: web::Data<AppState>,
+    feed: web::Data<Feed>,
 }
 
 impl Application {
@@ -66,15 +64,19 @@ impl Application {
         let hub = Arc::new(Hub::default());
         let state = web::Data::new(AppState::new(db.clone(), settings.clone(), hub.clone(), bound));
         let app_state = state.clone();
+        let feed = web::Data::new(Feed::default());
+        let app_feed = feed.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(feed.clone())
+                .app_data(access::RouteTable(crate::routes::ROUTES))
                 .app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(errors::json_error))
                 .app_data(web::FormConfig::default().limit(FORM_LIMIT).error_handler(errors::form_error))
                 .app_data(web::QueryConfig::default().error_handler(errors::query_error))
                 .app_data(web::PathConfig::default().error_handler(errors::path_error))
                 .app_data(web::PayloadConfig::new(FORM_LIMIT.max(JSON_LIMIT)))
-                .configure(crate::web::configure)
+                .configure(crate::routes::configure)
                 .wrap(from_fn(access::enforce))
                 .wrap(from_fn(flash::clear_shown))
                 .wrap(from_fn(errors::render_errors))
@@ -87,7 +89,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_grace_secs)
         .listen(listener)?
         .run();
-        Ok(Application { port, server, hub, db, state: app_state })
+        Ok(Application { port, server, hub, db, state: app_state, feed: app_feed })
     }
 
     /// The port the server listens on.
@@ -110,7 +112,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let hub = self.hub.clone();
-        crate::live::feed::start(self.state.clone().into_inner());
+        crate::web::live::renderer::start(self.state.clone().into_inner(), self.feed.clone().into_inner());
         let jobs = self.state.jobs.clone();
         let job_tasks = if self.state.settings.job_workers > 0 { jobs.start() } else { Vec::new() };
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);

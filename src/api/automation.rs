@@ -5,10 +5,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::api::paging::Paging;
+use crate::app::AppState;
 use crate::domain::jobs::JobState;
+use crate::http::errors::AppError;
 use crate::services::{ServiceError, audit};
-use crate::web::AppState;
-use crate::web::errors::AppError;
 
 /// GET /automation/jobs/{job_id}/status → `{"job_id","status","result"}`
 /// with the seed's PENDING / STARTED / SUCCESS / FAILURE / RETRY.

@@ -2,12 +2,13 @@
 //! needed). Seed endpoints join here as their issues land.
 
 pub mod automation;
+pub mod json;
 pub mod paging;
 pub mod tasks;
 
 use actix_web::HttpResponse;
 
-use crate::web::access::CurrentUser;
+use crate::http::access::CurrentUser;
 
 /// GET /api/me: who the token belongs to.
 pub async fn me(user: CurrentUser) -> HttpResponse {

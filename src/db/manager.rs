@@ -8,7 +8,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 
-use super::{Backend, DbConn};
+use super::conn::{Backend, DbConn};
 
 /// A parsed database location.
 #[derive(Debug, Clone, PartialEq, Eq)]

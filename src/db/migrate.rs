@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::DbConn;
+use super::conn::{DbConn, immediate_transaction};
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -35,10 +35,12 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, BoxError> {
     // On SQLite the write lock taken by BEGIN IMMEDIATE serialises processes
     // starting together; each migration runs in a savepoint inside it.
     let result = if locked {
-        conn.run_pending_migrations(migrations).map(|versions| versions.iter().map(|v| v.to_string()).collect())
+        conn.run_pending_migrations(migrations)
+            .map(|versions| versions.iter().map(std::string::ToString::to_string).collect())
     } else {
-        super::immediate_transaction(conn, |conn| {
-            conn.run_pending_migrations(migrations).map(|versions| versions.iter().map(|v| v.to_string()).collect())
+        immediate_transaction(conn, |conn| {
+            conn.run_pending_migrations(migrations)
+                .map(|versions| versions.iter().map(std::string::ToString::to_string).collect())
         })
     };
     if locked {
@@ -56,5 +58,5 @@ pub fn pending_migrations(conn: &mut DbConn) -> Result<Vec<String>, BoxError> {
 /// Reverts every applied migration (tests run them down and up again).
 pub fn revert_all_migrations(conn: &mut DbConn) -> Result<Vec<String>, BoxError> {
     let migrations = source(conn);
-    Ok(conn.revert_all_migrations(migrations)?.iter().map(|v| v.to_string()).collect())
+    Ok(conn.revert_all_migrations(migrations)?.iter().map(std::string::ToString::to_string).collect())
 }

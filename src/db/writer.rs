@@ -25,7 +25,8 @@ use std::sync::mpsc;
 use diesel::connection::{Connection, TransactionManager};
 use diesel::result::Error as QueryError;
 
-use super::{DbConn, DbError, Manager, begin_immediate};
+use super::conn::{DbConn, DbError, begin_immediate};
+use super::manager::Manager;
 
 type Tm = <DbConn as Connection>::TransactionManager;
 
@@ -222,9 +223,9 @@ fn end_savepoint(conn: &mut DbConn, keep: bool) -> Result<(), QueryError> {
         Tm::rollback_transaction(conn)?;
     }
     if keep {
-        Tm::commit_transaction(conn)?
+        Tm::commit_transaction(conn)?;
     } else {
-        Tm::rollback_transaction(conn)?
+        Tm::rollback_transaction(conn)?;
     }
     match depth(conn)? {
         1 => Ok(()),
@@ -235,7 +236,7 @@ fn end_savepoint(conn: &mut DbConn, keep: bool) -> Result<(), QueryError> {
 /// Current transaction depth: 0 outside a transaction, 1 in the group's
 /// transaction, 2 inside a job's savepoint.
 fn depth(conn: &mut DbConn) -> Result<u32, QueryError> {
-    Ok(Tm::transaction_manager_status_mut(conn).transaction_depth()?.map_or(0, |d| d.get()))
+    Ok(Tm::transaction_manager_status_mut(conn).transaction_depth()?.map_or(0, std::num::NonZero::get))
 }
 
 /// Copies an error for each caller it concerns (errors are not `Clone`),

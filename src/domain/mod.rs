@@ -1,5 +1,8 @@
 //! Pure rules: no IO, no clock reads, no database. Values in, values out.
 
+/// Field name → message, for forms and JSON error details.
+pub type FieldErrors = std::collections::BTreeMap<&'static str, String>;
+
 /// A closed set of values stored and sent as fixed text.
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -33,14 +36,17 @@ macro_rules! text_enum {
     };
 }
 
+pub mod access;
 pub mod account;
 pub mod export;
 pub mod jobs;
 pub mod login;
+pub mod origin;
 pub mod password;
 pub mod payroll;
 pub mod progress;
 pub mod redirect;
 pub mod role;
 pub mod task;
+pub mod task_form;
 pub mod text;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Handler, HandlerResult, JobContext};
+use super::handler::{Handler, HandlerResult, JobContext};
 
 /// The longest a `sleep` job may wait.
 pub const MAX_SLEEP: Duration = Duration::from_secs(600);

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use serde_json::json;
 
-use super::{EnqueueOptions, Handler, HandlerResult, JobContext, to_chrono};
+use super::clock::to_chrono;
+use super::handler::{Handler, HandlerResult, JobContext};
 use crate::services::ServiceError;
+use crate::store::enqueue::{EnqueueOptions, enqueue_in};
 use crate::store::jobs as job_store;
 use crate::store::notifications::{self, NewNotification};
 
@@ -124,7 +126,7 @@ fn notify_once(
         // Users who want each notification by email get it within moments,
         // not at the next hourly digest; the job commits with the notes.
         let once = EnqueueOptions { unique_key: Some("deliver-email".into()), ..Default::default() };
-        super::enqueue_in(conn, "deliver-email", &json!({}), &once, now)?;
+        enqueue_in(conn, "deliver-email", &json!({}), &once, now)?;
     }
     Ok((sent, notified))
 }

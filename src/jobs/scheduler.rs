@@ -11,8 +11,9 @@ use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use croner::Cron;
 
-use super::{EnqueueOptions, Jobs, new_job};
+use super::engine::Jobs;
 use crate::services::{FieldErrors, ServiceError};
+use crate::store::enqueue::{EnqueueOptions, new_job};
 use crate::store::jobs::{self as store, Schedule};
 
 /// Most slots looked at per schedule and tick (a minutely schedule after a
@@ -225,7 +226,7 @@ mod tests {
                 runs.extend(step.run);
                 last = step.handled.or(last);
             }
-            let mut days: Vec<_> = runs.iter().map(|t| t.date()).collect();
+            let mut days: Vec<_> = runs.iter().map(chrono::NaiveDateTime::date).collect();
             days.dedup();
             assert_eq!(runs.len(), 4, "one run per day from {start}: {runs:?}");
             assert_eq!(days.len(), 4, "on four different days: {runs:?}");

@@ -15,11 +15,12 @@
 //! more, lets its handlers finish and records them; what is still running
 //! when the grace period ends is handed back by [`Jobs::shutdown`].
 //!
-//! [`JobSettings::batch`]: super::JobSettings::batch
+//! [`JobSettings::batch`]: super::handler::JobSettings::batch
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -27,7 +28,10 @@ use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
-use super::{HandlerResult, JobContext, Jobs, to_chrono};
+use super::clock::to_chrono;
+use super::engine::Jobs;
+use super::handler::{HandlerResult, JobContext};
+use super::scheduler;
 use crate::domain::jobs as rules;
 use crate::services::ServiceError;
 use crate::store::jobs::{self as store, Job};
@@ -134,7 +138,7 @@ impl Jobs {
         // If this run is dropped (its worker aborted at the end of the
         // shutdown grace period), the handler stops too: its job is handed
         // back and must not keep running here beside the queue.
-        let _stop_with_run = super::AbortOnDrop(work.abort_handle());
+        let _stop_with_run = AbortOnDrop(work.abort_handle());
         work.await.unwrap_or_else(|e| Err(format!("the job panicked: {e}")))
     }
 
@@ -227,7 +231,8 @@ impl Jobs {
         loop {
             let stopping = *stop.borrow();
             // Jobs an enqueue claimed for this engine: run them at once.
-            let handed: Vec<Job> = std::mem::take(&mut *self.handoff.lock().unwrap_or_else(|p| p.into_inner()));
+            let handed: Vec<Job> =
+                std::mem::take(&mut *self.handoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             for job in handed {
                 held.insert(job.id);
                 running.push(Box::pin(self.execute_owned(job)));
@@ -320,6 +325,98 @@ impl Jobs {
                     if flush_deadline.is_some() && recording.is_none() => {}
                 _ = stop.changed(), if !stopping => {}
             }
+        }
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Jobs {
+    /// Runs one claimed job to its recorded outcome, renewing its lease
+    /// while it runs (inline: tests, the CLI, `run now`).
+    async fn run(&self, job: Job) -> Result<(), ServiceError> {
+        let outcome = {
+            let work = self.execute(&job);
+            let renew = self.keep_lease(job.id);
+            tokio::pin!(work);
+            tokio::pin!(renew);
+            loop {
+                tokio::select! {
+                    outcome = &mut work => break outcome,
+                    () = &mut renew => {}
+                }
+            }
+        };
+        let finished = Finished::new(&job, outcome);
+        self.record_batch(vec![finished]).await.map(|_| ())
+    }
+
+    /// Renews a running job's lease at a third of its length, for as long as
+    /// the job runs (the caller drops this future when the job ends).
+    async fn keep_lease(&self, id: i64) {
+        let every = self.settings.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            self.renew_leases(vec![id]).await;
+        }
+    }
+
+    /// Claims and runs every job due now, inline, until none is left (tests,
+    /// the CLI, and `run now`). Returns how many attempts ran.
+    pub async fn run_due_now(&self) -> Result<usize, ServiceError> {
+        let mut ran = 0;
+        loop {
+            let batch = self.claim_batch(16).await?.jobs;
+            if batch.is_empty() {
+                return Ok(ran);
+            }
+            for job in batch {
+                self.run(job).await?;
+                ran += 1;
+            }
+        }
+    }
+
+    /// Starts the worker tasks and the scheduler; they stop after [`Jobs::shutdown`].
+    pub fn start(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for _ in 0..self.settings.workers.max(1) {
+            let engine = self.clone();
+            handles.push(tokio::spawn(async move { engine.work().await }));
+        }
+        let engine = self.clone();
+        handles.push(tokio::spawn(async move { scheduler::run(engine).await }));
+        handles
+    }
+
+    /// Stops claiming, lets running jobs finish within `grace`, then hands
+    /// what is still running back without using up its attempt.
+    pub async fn shutdown(&self, workers: Vec<tokio::task::JoinHandle<()>>, grace: Duration) {
+        // Stored even while no task listens yet (a stop during start-up).
+        self.stop.send_replace(true);
+        let deadline = tokio::time::Instant::now() + grace;
+        for handle in workers {
+            let abort = handle.abort_handle();
+            if tokio::time::timeout_at(deadline, handle).await.is_err() {
+                abort.abort();
+            }
+        }
+        let owner = self.owner.clone();
+        let now = self.clock.now();
+        match self.db.write(move |conn| Ok::<_, ServiceError>(store::release(conn, &owner, now)?)).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(jobs = n, "handed unfinished jobs back to the queue");
+                self.bus.jobs_changed();
+            }
+            Err(err) => tracing::warn!(error = %err, "could not hand unfinished jobs back"),
         }
     }
 }

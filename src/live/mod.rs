@@ -1,12 +1,9 @@
-//! Live updates. Services publish [`LiveEvent`]s on the [`LiveBus`] after
-//! their transaction commits; the [`feed`] renders each event once and fans
-//! it out to the open sockets allowed to see it. The [`Hub`] is the registry
-//! of open sockets: it closes them when a session ends and derives each
-//! person's presence (ACTIVE / IDLE / OFFLINE) from them.
-
-pub mod feed;
-
-pub use feed::{Feed, api_feed, socket};
+//! Live updates, the low layer. Services publish [`LiveEvent`]s on the
+//! [`LiveBus`] after their transaction commits; `web::live` renders each
+//! event once and fans it out to the open sockets allowed to see it. The
+//! [`Hub`] is the registry of open sockets: it closes them when a session
+//! ends and derives each person's presence (ACTIVE / IDLE / OFFLINE) from
+//! them. Nothing here knows pages or the API.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -150,14 +147,14 @@ impl Hub {
 
     /// The stream of presence transitions (taken once, by the recorder).
     pub fn take_transitions(&self) -> Option<mpsc::UnboundedReceiver<Transition>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
     }
 
     /// Compares a user's presence with what was last announced and sends a
     /// transition when it differs.
     fn announce(&self, user_id: i64) {
         let now = self.occupancy(user_id);
-        let mut announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        let mut announced = self.announced.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = announced.get(&user_id).copied().unwrap_or(Occupancy::Offline);
         if before != now {
             if now == Occupancy::Offline {
@@ -172,7 +169,8 @@ impl Hub {
     /// Re-derives every connected user's presence (ACTIVE users turn IDLE
     /// after [`IDLE_AFTER`] without activity); run periodically.
     pub fn sweep(&self) {
-        let users: Vec<i64> = self.announced.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+        let users: Vec<i64> =
+            self.announced.lock().unwrap_or_else(std::sync::PoisonError::into_inner).keys().copied().collect();
         for user in users {
             self.announce(user);
         }
@@ -181,7 +179,7 @@ impl Hub {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Registration>> {
         // A panic while holding the lock cannot leave the map inconsistent
         // (single inserts/removes), so a poisoned lock is still usable.
-        self.conns.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conns.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn close_where(&self, matches: impl Fn(&Registration) -> bool) -> usize {

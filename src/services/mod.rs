@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod demo;
 pub mod home;
+pub mod jobs_admin;
 pub mod mail;
 pub mod notifications;
 pub mod payroll;
@@ -14,13 +15,10 @@ pub mod progress;
 pub mod task_views;
 pub mod time_entries;
 
-use std::collections::BTreeMap;
-
 use crate::db::DbError;
 use crate::domain::role::Role;
 
-/// Field name → message, for forms and JSON error details.
-pub type FieldErrors = BTreeMap<&'static str, String>;
+pub use crate::domain::FieldErrors;
 
 /// What can go wrong in a use case.
 #[derive(Debug, thiserror::Error)]

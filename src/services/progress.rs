@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, DbConn, is_unique_violation, now};
-use crate::domain::progress::{self, ChangeError, TaskState, Viewer};
+use crate::domain::access::{Viewer, may_access};
+use crate::domain::progress::{self, ChangeError, TaskState};
 use crate::domain::task::{Occupancy, Progress, TaskStatus};
 use crate::live::LiveBus;
 use crate::security::digest;
@@ -127,7 +128,7 @@ pub fn load_visible(conn: &mut DbConn, viewer: Viewer, task_id: i64) -> Result<T
     let task = tasks::find(conn, task_id)?.ok_or(ServiceError::NotFound)?;
     let assignees: Vec<(i64, Option<i64>)> =
         tasks::assignees(conn, task_id)?.into_iter().map(|a| (a.user_id, a.team_id)).collect();
-    if progress::may_access(viewer, &assignees) { Ok(task) } else { Err(ServiceError::NotFound) }
+    if may_access(viewer, &assignees) { Ok(task) } else { Err(ServiceError::NotFound) }
 }
 
 /// Whether the answer was replayed from an earlier identical request.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 
 use crate::db::{Db, DbConn, now};
-use crate::domain::progress::Viewer;
+use crate::domain::access::Viewer;
 use crate::domain::role::Role;
 use crate::domain::task::Occupancy;
 use crate::live::Hub;

@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use super::audit::{self, Entry, Outcome};
 use super::{Actor, FieldErrors, RequestMeta, ServiceError};
 use crate::db::{Db, DbConn, now};
+use crate::domain::access::Viewer;
 use crate::domain::export::Csv;
 use crate::domain::payroll::{self as rules, DAY_MINUTES, NOTE_MAX};
-use crate::domain::progress::Viewer;
 use crate::store::tasks;
 use crate::store::time_entries::{self as store, EntryListing, NewTimeEntry, TimeEntry};
 

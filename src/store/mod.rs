@@ -3,12 +3,14 @@
 
 pub mod audit;
 pub mod emails;
+pub mod enqueue;
 pub mod idempotency;
 pub mod jobs;
 pub mod notifications;
 pub mod org;
 pub mod payroll;
 pub mod presence;
+pub mod schedules;
 pub mod sessions;
 pub mod task_views;
 pub mod tasks;

@@ -4,13 +4,13 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
+use crate::app::AppState;
+use crate::http::access::CurrentUser;
+use crate::http::errors::AppError;
+use crate::http::flash::{self, Level, PendingFlash};
 use crate::services::{RequestMeta, accounts, audit, payroll};
 use crate::store::audit::AuditEntry;
 use crate::store::users::UserListing;
-use crate::web::AppState;
-use crate::web::access::CurrentUser;
-use crate::web::errors::AppError;
-use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
 
 #[derive(Template, WebTemplate)]

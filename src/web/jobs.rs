@@ -7,37 +7,13 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use crate::services::ServiceError;
+use crate::app::AppState;
+use crate::http::access::CurrentUser;
+use crate::http::errors::AppError;
+use crate::http::flash::{self, Level, PendingFlash};
+use crate::services::jobs_admin::{self, JobsOverview};
 use crate::store::jobs::{Job, Schedule};
-use crate::web::AppState;
-use crate::web::access::CurrentUser;
-use crate::web::errors::AppError;
-use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
-
-/// What the Jobs page shows live: jobs by state, the latest jobs, the
-/// email outbox.
-#[derive(Debug, Clone)]
-pub struct JobsOverview {
-    /// Jobs per state, in the order of a job's life.
-    pub counts: Vec<(String, i64)>,
-    /// The latest jobs.
-    pub recent: Vec<Job>,
-    /// Email outbox: (sent, waiting).
-    pub outbox: (i64, i64),
-}
-
-/// How many recent jobs the page lists.
-const RECENT: i64 = 50;
-
-/// Loads the live part of the Jobs page.
-pub async fn overview(state: &AppState) -> Result<JobsOverview, ServiceError> {
-    let (mut counts, recent) = state.jobs.overview(RECENT).await?;
-    let order = ["pending", "running", "retrying", "succeeded", "dead"];
-    counts.sort_by_key(|(s, _)| order.iter().position(|o| o == s));
-    let outbox = crate::services::mail::outbox(&state.db).await?;
-    Ok(JobsOverview { counts, recent, outbox })
-}
 
 /// A job's run time, for people.
 pub fn duration(job: &Job) -> String {
@@ -80,12 +56,12 @@ pub async fn page(
     user: CurrentUser,
     flash: PendingFlash,
 ) -> Result<HttpResponse, AppError> {
-    let overview = overview(&state).await?;
+    let overview = jobs_admin::overview(&state.db).await?;
     let schedules = state.jobs.schedules().await?;
     let layout = Layout::for_user(&user, "Jobs", "jobs", flash.0);
     let live = live_fragment(&overview, &layout.csrf, false);
     let page = JobsPage { layout, live, schedules, mail: state.settings.mail.describe() };
-    crate::web::html_page(&page)
+    crate::http::render::html_page(&page)
 }
 
 /// The run-now form.

@@ -2,10 +2,10 @@
 //! role, the CSRF token, a flash message and the asset URLs.
 
 use crate::domain::role::Role;
+use crate::http::access::CurrentUser;
+use crate::http::assets::{AssetUrls, asset_urls};
+use crate::http::flash::Flash;
 use crate::services::Actor;
-use crate::web::access::CurrentUser;
-use crate::web::assets::{AssetUrls, asset_urls};
-use crate::web::flash::Flash;
 
 /// A navigation link.
 #[derive(Debug, Clone)]

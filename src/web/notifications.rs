@@ -3,12 +3,12 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use crate::app::AppState;
+use crate::http::access::CurrentUser;
+use crate::http::errors::AppError;
+use crate::http::flash::{self, Level, PendingFlash};
 use crate::services::notifications as service;
 use crate::store::notifications::Notification;
-use crate::web::AppState;
-use crate::web::access::CurrentUser;
-use crate::web::errors::AppError;
-use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
 use crate::web::partials;
 
@@ -29,7 +29,7 @@ pub async fn page(
     let (items, unread) = service::overview(&state.db, &user.actor).await?;
     let page =
         NotificationsPage { layout: Layout::for_user(&user, "Notifications", "notifications", flash.0), items, unread };
-    crate::web::html_page(&page)
+    crate::http::render::html_page(&page)
 }
 
 /// GET /notifications/bell: the header bell with the unread count (htmx).

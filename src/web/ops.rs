@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 use diesel::connection::SimpleConnection;
 
+use crate::app::AppState;
 use crate::db::{DbError, pending_migrations};
-use crate::web::AppState;
 
 /// Liveness: the process answers.
 pub async fn healthz() -> HttpResponse {

@@ -7,15 +7,15 @@ use askama::Template;
 use askama_web::WebTemplate;
 use governor::clock::{Clock, DefaultClock};
 
+use crate::app::AppState;
 use crate::domain::redirect::local_path;
 use crate::domain::role::Role;
+use crate::http::access::{CurrentUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE, see_other};
+use crate::http::errors::AppError;
+use crate::http::flash::{self, Level, PendingFlash};
 use crate::security::random_hex;
 use crate::services::home::HomeData;
 use crate::services::{RequestMeta, ServiceError, auth, home};
-use crate::web::AppState;
-use crate::web::access::{CurrentUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE, see_other};
-use crate::web::errors::AppError;
-use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
 
 #[derive(Template)]

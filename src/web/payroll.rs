@@ -6,15 +6,16 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::app::AppState;
 use crate::domain::payroll::{PeriodStatus, format_cents, format_hours};
+use crate::http::access::CurrentUser;
+use crate::http::errors::AppError;
+use crate::http::flash::{self, Level, PendingFlash};
+use crate::http::render::{html_page, html_status};
 use crate::services::payroll::{self as service, PeriodReport};
 use crate::services::{RequestMeta, ServiceError};
 use crate::store::payroll::Period;
-use crate::web::access::CurrentUser;
-use crate::web::errors::AppError;
-use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
-use crate::web::{AppState, html_page, html_status};
 
 #[derive(Template)]
 #[template(path = "payroll/list.html")]

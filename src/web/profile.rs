@@ -4,13 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use crate::app::AppState;
+use crate::http::access::CurrentUser;
+use crate::http::errors::AppError;
+use crate::http::flash::{self, Level, PendingFlash};
 use crate::services::{FieldErrors, RequestMeta, ServiceError, accounts};
 use crate::store::tokens::ApiToken;
 use crate::store::users::User;
-use crate::web::AppState;
-use crate::web::access::CurrentUser;
-use crate::web::errors::AppError;
-use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
 
 #[derive(Template)]
@@ -53,7 +53,7 @@ async fn render(
         token_name,
         errors,
     };
-    crate::web::html_status(status, &page)
+    crate::http::render::html_status(status, &page)
 }
 
 /// GET /profile.

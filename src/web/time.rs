@@ -8,15 +8,16 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use crate::app::AppState;
 use crate::domain::payroll::format_hours;
+use crate::http::access::CurrentUser;
+use crate::http::errors::AppError;
+use crate::http::flash::{self, Level, PendingFlash};
+use crate::http::render::{html_page, html_status};
 use crate::services::time_entries::{self as service, EntryInput};
 use crate::services::{FieldErrors, RequestMeta, ServiceError};
 use crate::store::time_entries::{EntryListing, TimeEntry};
-use crate::web::access::CurrentUser;
-use crate::web::errors::AppError;
-use crate::web::flash::{self, Level, PendingFlash};
 use crate::web::layout::Layout;
-use crate::web::{AppState, html_page, html_status};
 
 #[derive(Template)]
 #[template(path = "time/form.html")]

@@ -4,9 +4,9 @@
 use diesel::prelude::*;
 use taskpulse::db::DbError;
 use taskpulse::domain::role::Role;
+use taskpulse::http::access::{Access, RouteSpec};
+use taskpulse::routes::ROUTES;
 use taskpulse::schema::audit_log;
-use taskpulse::web::ROUTES;
-use taskpulse::web::access::{Access, RouteSpec};
 
 use crate::both_backends;
 use crate::helpers::*;
@@ -178,15 +178,16 @@ async fn a_route_without_a_declared_policy_is_refused() {
     use actix_web::{App, HttpResponse, middleware::from_fn, test, web};
     let app = test::init_service(
         App::new()
+            .app_data(taskpulse::http::access::RouteTable(ROUTES))
             .route("/undeclared", web::get().to(|| async { HttpResponse::Ok().body("secret") }))
-            .wrap(from_fn(taskpulse::web::access::enforce)),
+            .wrap(from_fn(taskpulse::http::access::enforce)),
     )
     .await;
     let response = test::call_service(&app, test::TestRequest::get().uri("/undeclared").to_request()).await;
     assert_eq!(response.status(), 403);
 }
 
-/// Routes may only be registered in the route table (src/web/mod.rs), where
+/// Routes may only be registered in the route table (src/routes.rs), where
 /// each one must name its policy.
 #[test]
 fn routes_are_registered_only_through_the_policy_table() {
@@ -211,7 +212,7 @@ fn routes_are_registered_only_through_the_policy_table() {
                 stack.push(path);
                 continue;
             }
-            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("web/mod.rs") {
+            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("src/routes.rs") {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();

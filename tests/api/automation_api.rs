@@ -6,8 +6,6 @@ use taskpulse::jobs::EnqueueOptions;
 
 use crate::both_backends;
 use crate::helpers::*;
-#[allow(unused_imports)]
-use crate::helpers::{count_of, text_of};
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new().get(app.url(path)).bearer_auth(token).send().await.expect("GET");

@@ -248,7 +248,10 @@ async fn login_home_logout_and_old_cookie_is_dead() {
     let flash = wait_for_text(&client, ".flash").await;
     assert!(flash.contains("You have been signed out."), "sign-out message shown, got {flash:?}");
     let gone = client.get_named_cookie("tp_session").await;
-    assert!(gone.as_ref().is_err_and(|e| e.is_no_such_cookie()), "the browser dropped tp_session, got {gone:?}");
+    assert!(
+        gone.as_ref().is_err_and(fantoccini::error::CmdError::is_no_such_cookie),
+        "the browser dropped tp_session, got {gone:?}"
+    );
 
     // The cookie from before signing out no longer opens anything.
     let home = get_with_session(&app, "/", &old_session).await;

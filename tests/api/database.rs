@@ -43,7 +43,7 @@ async fn migrations_up_down_up(backend: Backend) {
     tokio::task::spawn_blocking(move || {
         let mut conn = db.blocking_conn().unwrap();
         let applied = run_migrations(&mut conn).unwrap();
-        assert_eq!(applied, MIGRATION_VERSIONS.iter().map(|v| v.to_string()).collect::<Vec<_>>());
+        assert_eq!(applied, MIGRATION_VERSIONS.iter().map(std::string::ToString::to_string).collect::<Vec<_>>());
         assert!(pending_migrations(&mut conn).unwrap().is_empty());
         assert!(count_every_table(&mut conn).unwrap().iter().all(|n| *n == 0));
         let reverted = revert_all_migrations(&mut conn).unwrap();
@@ -487,7 +487,7 @@ async fn a_failed_group_commit_answers_every_caller_with_an_error() {
     for result in [innocent.await.unwrap().map(|_| ()), dangling.await.unwrap()] {
         match result {
             Err(DbError::Query(diesel::result::Error::DatabaseError(kind, _))) => {
-                assert!(matches!(kind, diesel::result::DatabaseErrorKind::ForeignKeyViolation), "{kind:?}")
+                assert!(matches!(kind, diesel::result::DatabaseErrorKind::ForeignKeyViolation), "{kind:?}");
             }
             other => panic!("expected the commit's foreign key error, got {other:?}"),
         }

@@ -26,7 +26,7 @@ pub const PG_ENV: &str = "TASKPULSE_TEST_PG_URL";
 /// A database created for one test and removed when dropped.
 pub enum TestDb {
     /// Held so the directory (and the database file) lives as long as the test.
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Sqlite(#[expect(dead_code, reason = "held for its Drop")] tempfile::TempDir),
     Postgres {
         admin_url: String,
         name: String,
@@ -274,9 +274,11 @@ pub fn count_of(html: &Html, css: &str) -> usize {
 macro_rules! both_backends {
     ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
         mod $name {
-            #[allow(unused_imports)]
+            // Each test uses some of these, none all; `expect` would fail
+            // for the tests that happen to use every one.
+            #[allow(clippy::allow_attributes, unused_imports)]
             use super::*;
-            #[allow(unused_imports)]
+            #[allow(clippy::allow_attributes, unused_imports)]
             use $crate::helpers::*;
 
             async fn run($app: TestApp) $body

@@ -24,5 +24,6 @@ mod payroll;
 mod reliability;
 mod scheduled_jobs;
 mod shutdown;
+mod structure;
 mod task_pages;
 mod tasks_api;

@@ -12,8 +12,8 @@ use crate::helpers::*;
 async fn an_internal_error_shows_a_request_id_and_no_internals() {
     use actix_web::middleware::from_fn;
     use actix_web::{App, test, web};
-    use taskpulse::web::errors::{AppError, render_errors};
-    use taskpulse::web::headers::security_headers;
+    use taskpulse::http::errors::{AppError, render_errors};
+    use taskpulse::http::headers::security_headers;
     let app = test::init_service(
         App::new()
             .route(

@@ -169,7 +169,7 @@ impl Drop for Server {
 
 /// Kills and reaps a shared server, whoever holds it.
 fn kill_shared(server: &Mutex<Server>) {
-    server.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).kill();
+    server.lock().unwrap_or_else(std::sync::PoisonError::into_inner).kill();
 }
 
 #[derive(QueryableByName)]

@@ -7,8 +7,6 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use rust_embed::RustEmbed;
 
-use crate::web::errors::AppError;
-
 #[derive(RustEmbed)]
 #[folder = "static/"]
 struct Static;
@@ -61,16 +59,17 @@ pub struct Version {
     v: Option<String>,
 }
 
-/// Serves an embedded file.
-pub async fn serve(path: web::Path<String>, query: web::Query<Version>) -> Result<HttpResponse, AppError> {
+/// Serves an embedded file (a missing one is a bare 404, which the error
+/// middleware renders like any other).
+pub async fn serve(path: web::Path<String>, query: web::Query<Version>) -> HttpResponse {
     let path = path.into_inner();
-    let file = Static::get(&path).ok_or(AppError::NotFound)?;
+    let Some(file) = Static::get(&path) else { return HttpResponse::NotFound().finish() };
     let hash = hex::encode(&file.metadata.sha256_hash()[..6]);
     let cache =
         if query.v.as_deref() == Some(hash.as_str()) { "public, max-age=31536000, immutable" } else { "no-cache" };
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type(&path)))
         .insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::ETAG, format!("\"{hash}\"")))
-        .body(file.data.into_owned()))
+        .body(file.data.into_owned())
 }

@@ -10,11 +10,11 @@ use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 
+use crate::app::AppState;
 use crate::domain::role::Role;
+use crate::http::errors::AppError;
 use crate::security::constant_time_eq;
 use crate::services::{Actor, RequestMeta, audit, auth};
-use crate::web::AppState;
-use crate::web::errors::AppError;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,7 @@ impl FromRequest for CurrentUser {
 /// Request id and client address, for the audit log.
 pub fn meta_of(req: &HttpRequest) -> RequestMeta {
     RequestMeta {
-        request_id: Some(crate::web::errors::request_id_of(req)).filter(|s| !s.is_empty()),
+        request_id: Some(crate::http::errors::request_id_of(req)).filter(|s| !s.is_empty()),
         ip: req.peer_addr().map(|a| a.ip().to_string()),
     }
 }
@@ -98,9 +98,16 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Form field carrying the CSRF token.
 pub const CSRF_FIELD: &str = "csrf_token";
 
-/// Finds the policy of a request's route.
-pub fn policy_for(method: &Method, pattern: &str) -> Option<&'static RouteSpec> {
-    crate::web::ROUTES.iter().find(|r| r.path == pattern && r.method == method.as_str())
+/// The route table the middleware enforces, handed to the app as data by
+/// whoever registers the routes (so this edge does not depend on them).
+#[derive(Debug, Clone, Copy)]
+pub struct RouteTable(pub &'static [RouteSpec]);
+
+impl RouteTable {
+    /// The policy of a request's route.
+    pub fn policy_for(self, method: &Method, pattern: &str) -> Option<&'static RouteSpec> {
+        self.0.iter().find(|r| r.path == pattern && r.method == method.as_str())
+    }
 }
 
 fn is_unsafe(method: &Method) -> bool {
@@ -116,9 +123,13 @@ pub async fn enforce(
         // No route matches: let the router answer 404.
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
-    let spec = match policy_for(req.method(), &pattern) {
+    let Some(table) = req.app_data::<RouteTable>().copied() else {
+        tracing::error!("no route table registered; refusing");
+        return Ok(req.error_response(AppError::Forbidden).map_into_right_body());
+    };
+    let spec = match table.policy_for(req.method(), &pattern) {
         Some(spec) => *spec,
-        None if crate::web::ROUTES.iter().any(|r| r.path == pattern) => {
+        None if table.0.iter().any(|r| r.path == pattern) => {
             // The path exists for other methods: the router answers 404/405.
             return next.call(req).await.map(ServiceResponse::map_into_left_body);
         }
@@ -239,60 +250,8 @@ async fn deny(req: &ServiceRequest, state: &AppState, actor_id: Option<i64>, rea
     }
 }
 
-/// The origins a state-changing request may come from: the public URL's
-/// when one is configured, otherwise the address the server listens on (and
-/// `localhost` for a loopback address). Forwarded headers name an origin
-/// only when the request comes from a configured trusted proxy; a client's
-/// own `Host`, `X-Forwarded-Host` or `Forwarded` header never makes a
-/// foreign origin acceptable.
-#[derive(Debug, Clone)]
-pub struct OriginPolicy {
-    allowed: Vec<String>,
-    /// Listening on every interface without a public URL: the request's own
-    /// `Host` (never a forwarded one) is the only name there is.
-    any_interface: bool,
-    trusted_proxies: Vec<std::net::IpAddr>,
-}
-
-impl OriginPolicy {
-    /// The policy of a server with `settings` listening on `bound`.
-    pub fn new(settings: &crate::config::Settings, bound: std::net::SocketAddr) -> OriginPolicy {
-        let mut allowed = Vec::new();
-        let mut any_interface = false;
-        match &settings.public_origin {
-            Some(origin) => allowed.push(origin.clone()),
-            None if bound.ip().is_unspecified() => any_interface = true,
-            None => {
-                allowed.push(format!("http://{bound}"));
-                if bound.ip().is_loopback() {
-                    allowed.push(format!("http://localhost:{}", bound.port()));
-                }
-            }
-        }
-        OriginPolicy { allowed, any_interface, trusted_proxies: settings.trusted_proxies.clone() }
-    }
-
-    /// Whether `origin` is this server's, for a request from `peer`.
-    fn accepts(&self, origin: &str, req: &HttpRequest) -> bool {
-        if self.allowed.iter().any(|allowed| allowed == origin) {
-            return true;
-        }
-        let peer = req.peer_addr().map(|addr| addr.ip());
-        if peer.is_some_and(|ip| self.trusted_proxies.contains(&ip)) {
-            let info = req.connection_info();
-            return origin == format!("{}://{}", info.scheme(), info.host());
-        }
-        self.any_interface
-            && req
-                .headers()
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|host| origin == format!("http://{host}"))
-    }
-}
-
 /// Refuses requests a browser marks as cross-site, or whose Origin is not
-/// this server's (see [`OriginPolicy`]).
+/// this server's (see [`crate::domain::origin::OriginPolicy`]).
 pub fn check_same_origin(req: &HttpRequest) -> Result<(), AppError> {
     if let Some(site) = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
@@ -303,7 +262,13 @@ pub fn check_same_origin(req: &HttpRequest) -> Result<(), AppError> {
         let state = req
             .app_data::<web::Data<AppState>>()
             .ok_or_else(|| AppError::Internal("application state missing".into()))?;
-        if !origin.to_str().is_ok_and(|origin| state.origins.accepts(origin, req)) {
+        let peer = req.peer_addr().map(|addr| addr.ip());
+        let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+        let forwarded = || {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        };
+        if !origin.to_str().is_ok_and(|origin| state.origins.accepts(origin, peer, host, forwarded)) {
             return Err(AppError::Csrf("Cross-origin requests are not allowed.".into()));
         }
     }

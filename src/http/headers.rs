@@ -6,7 +6,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 
-use crate::web::errors::request_id_of;
+use crate::http::errors::request_id_of;
 
 /// The Content Security Policy: our own scripts and styles only, no inline
 /// code, no framing.

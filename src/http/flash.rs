@@ -108,7 +108,7 @@ pub async fn clear_shown(
 pub fn refused(
     location: &str,
     err: crate::services::ServiceError,
-) -> Result<HttpResponse, crate::web::errors::AppError> {
+) -> Result<HttpResponse, crate::http::errors::AppError> {
     use crate::services::ServiceError;
     match err {
         ServiceError::Invalid(errors) => {

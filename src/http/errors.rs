@@ -164,7 +164,7 @@ struct ErrorToast<'a> {
 
 /// The request id of a request, as text.
 pub fn request_id_of(req: &actix_web::HttpRequest) -> String {
-    req.extensions().get::<RequestId>().map(|id| id.to_string()).unwrap_or_default()
+    req.extensions().get::<RequestId>().map(std::string::ToString::to_string).unwrap_or_default()
 }
 
 /// Middleware: turns every error response that has no body of ours yet
@@ -207,7 +207,7 @@ pub async fn render_errors(
             title,
             message: &message,
             request_id: &request_id,
-            css: &crate::web::assets::asset_urls().css,
+            css: &crate::http::assets::asset_urls().css,
         };
         ("text/html; charset=utf-8", page.render().unwrap_or_else(|_| message.clone()))
     };

@@ -1,0 +1,125 @@
+//! The assign / edit form's rules: every field checked at once, with the
+//! message each error shows.
+
+use chrono::NaiveDateTime;
+
+use super::FieldErrors;
+use super::task::Priority;
+
+/// The assign form as typed (strings are checked here, all at once).
+#[derive(Debug, Clone, Default)]
+pub struct TaskInput {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Project id, or empty.
+    pub project_id: Option<i64>,
+    /// Assignee user ids.
+    pub assignee_ids: Vec<i64>,
+    /// Due time `YYYY-MM-DDTHH:MM` (UTC) or empty.
+    pub due: String,
+    /// LOW | MEDIUM | HIGH | URGENT.
+    pub priority: String,
+    /// Hours, e.g. "4" or "2.5".
+    pub estimated_hours: String,
+    /// 1–10.
+    pub difficulty: String,
+    /// Required skills as (skill id, minimum level 1–5).
+    pub skills: Vec<(i64, i64)>,
+}
+
+/// A checked task.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// (checked)
+    pub title: String,
+    /// (checked)
+    pub description: String,
+    /// (checked)
+    pub priority: Priority,
+    /// (checked)
+    pub due_at: Option<NaiveDateTime>,
+    /// (checked)
+    pub estimated_hours: f64,
+    /// (checked)
+    pub difficulty: i32,
+}
+
+/// Parses `YYYY-MM-DDTHH:MM` (as sent by `<input type=datetime-local>`),
+/// with or without seconds, or a bare date (end of that day).
+pub fn parse_due(raw: &str) -> Result<Option<NaiveDateTime>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(raw, format) {
+            return Ok(Some(t));
+        }
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(23, 59, 0))
+        .map(Some)
+        .ok_or_else(|| "Enter the due date as YYYY-MM-DD HH:MM.".to_string())
+}
+
+/// Checks every field of `input` at once (`creating`: a due date must be
+/// ahead of `at`).
+pub fn check(input: &TaskInput, at: NaiveDateTime, creating: bool) -> Result<Checked, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let title = input.title.trim().to_string();
+    if title.is_empty() || title.chars().count() > 200 {
+        errors.insert("title", "Give the task a title of 1 to 200 characters.".into());
+    } else if super::text::has_hidden_controls(&title) {
+        errors.insert("title", "The title may not contain control or text-direction characters.".into());
+    }
+    let description = input.description.trim().to_string();
+    if description.chars().count() > 10_000 {
+        errors.insert("description", "The description may be at most 10,000 characters.".into());
+    }
+    let priority = input
+        .priority
+        .trim()
+        .parse::<Priority>()
+        .map_err(|_| errors.insert("priority", "Choose a priority.".into()))
+        .ok();
+    let due_at = match parse_due(&input.due) {
+        Ok(Some(due)) if creating && due < at => {
+            errors.insert("due", "The due date is in the past.".into());
+            None
+        }
+        Ok(due) => due,
+        Err(e) => {
+            errors.insert("due", e);
+            None
+        }
+    };
+    let estimated_hours = match input.estimated_hours.trim() {
+        "" => Some(0.0),
+        raw => raw.parse::<f64>().ok().filter(|h| h.is_finite() && (0.0..=1000.0).contains(h)),
+    };
+    if estimated_hours.is_none() {
+        errors.insert("estimated_hours", "Estimated hours must be a number from 0 to 1000.".into());
+    }
+    let difficulty = match input.difficulty.trim() {
+        "" => Some(5),
+        raw => raw.parse::<i32>().ok().filter(|d| (1..=10).contains(d)),
+    };
+    if difficulty.is_none() {
+        errors.insert("difficulty", "Difficulty must be a whole number from 1 to 10.".into());
+    }
+    if input.assignee_ids.is_empty() {
+        errors.insert("assignees", "Choose at least one assignee.".into());
+    }
+    if input.skills.iter().any(|(_, level)| !(1..=5).contains(level)) {
+        errors.insert("skills", "Skill levels go from 1 to 5.".into());
+    }
+    match (priority, estimated_hours, difficulty, errors.is_empty()) {
+        (Some(priority), Some(estimated_hours), Some(difficulty), true) => {
+            Ok(Checked { title, description, priority, due_at, estimated_hours, difficulty })
+        }
+        _ => Err(errors),
+    }
+}

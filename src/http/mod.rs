@@ -1,0 +1,10 @@
+//! The shared HTTP edge of pages and API: the access extractor and its
+//! enforcing middleware, errors, flash messages, security headers, static
+//! assets and render helpers.
+
+pub mod access;
+pub mod assets;
+pub mod errors;
+pub mod flash;
+pub mod headers;
+pub mod render;

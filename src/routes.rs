@@ -1,0 +1,85 @@
+//! The route table: every route with its access policy, and the only file
+//! that names handlers (pages, API, live sockets). A route cannot exist
+//! without a declared policy: [`configure`] registers exactly [`ROUTES`].
+
+use actix_web::web;
+
+use crate::api;
+use crate::http::access::{ADMIN, ADMIN_MANAGER, ANY_ROLE, Access, MONITOR_ROLES, RouteSpec};
+use crate::http::assets;
+use crate::web::live::socket as live;
+use crate::web::{admin, jobs, notifications, ops, pages, payroll, profile, tasks, time};
+
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path, $access:expr;)*) => {
+        /// Every route with its access policy.
+        pub const ROUTES: &[RouteSpec] = &[
+            $(RouteSpec { method: stringify!($method), path: $path, access: $access },)*
+        ];
+
+        /// Registers every route of [`ROUTES`].
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::method(actix_web::http::Method::$method).to($handler));)*
+        }
+    };
+}
+
+routes! {
+    GET  "/healthz"                    => ops::healthz,             Access::Public;
+    GET  "/readyz"                     => ops::readyz,              Access::Public;
+    GET  "/static/{path:.*}"           => assets::serve,            Access::Public;
+    GET  "/login"                      => pages::login_form,        Access::Public;
+    POST "/login"                      => pages::login,             Access::Public;
+    POST "/logout"                     => pages::logout,            Access::Session(ANY_ROLE);
+    GET  "/"                           => pages::home,              Access::Session(ANY_ROLE);
+    GET  "/profile"                    => profile::show,            Access::Session(ANY_ROLE);
+    POST "/profile/password"           => profile::change_password, Access::Session(ANY_ROLE);
+    POST "/profile/tokens"             => profile::create_token,    Access::Session(ANY_ROLE);
+    POST "/profile/tokens/{id}/revoke" => profile::revoke_token,    Access::Session(ANY_ROLE);
+    GET  "/admin/users"                => admin::users,             Access::Session(ADMIN);
+    POST "/admin/users/{id}/disable"   => admin::disable,           Access::Session(ADMIN);
+    POST "/admin/users/{id}/enable"    => admin::enable,            Access::Session(ADMIN);
+    GET  "/admin/audit"                => admin::audit,             Access::Session(ADMIN);
+    GET  "/notifications"              => notifications::page,      Access::Session(ANY_ROLE);
+    GET  "/notifications/bell"         => notifications::bell,      Access::Session(ANY_ROLE);
+    POST "/notifications/{id}/read"    => notifications::mark_read, Access::Session(ANY_ROLE);
+    POST "/notifications/read-all"     => notifications::mark_all_read, Access::Session(ANY_ROLE);
+    GET  "/jobs"                       => jobs::page,               Access::Session(ADMIN);
+    POST "/jobs/run"                   => jobs::run_now,            Access::Session(ADMIN);
+    POST "/jobs/{id}/retry"            => jobs::retry,              Access::Session(ADMIN);
+    POST "/jobs/schedules/{name}"      => jobs::edit_schedule,      Access::Session(ADMIN);
+    POST "/jobs/test-email"            => jobs::test_email,         Access::Session(ADMIN);
+    GET  "/payroll"                    => payroll::list,            Access::Session(ADMIN);
+    POST "/payroll"                    => payroll::generate,        Access::Session(ADMIN);
+    GET  "/payroll/{id}"               => payroll::show,            Access::Session(ADMIN);
+    POST "/payroll/{id}/approve"       => payroll::approve,         Access::Session(ADMIN);
+    POST "/payroll/{id}/paid"          => payroll::mark_paid,       Access::Session(ADMIN);
+    GET  "/payroll/{id}/export.csv"    => payroll::export,          Access::Session(ADMIN);
+    POST "/admin/users/{id}/rate"      => admin::set_rate,          Access::Session(ADMIN);
+    POST "/profile/email"              => profile::set_email,       Access::Session(ANY_ROLE);
+    GET  "/time"                       => time::week,               Access::Session(ANY_ROLE);
+    GET  "/time/export.csv"            => time::export,             Access::Session(ANY_ROLE);
+    GET  "/time/{id}/edit"             => time::edit_form,          Access::Session(ANY_ROLE);
+    POST "/time/{id}/edit"             => time::edit,               Access::Session(ANY_ROLE);
+    POST "/time/{id}/delete"           => time::delete,             Access::Session(ANY_ROLE);
+    GET  "/tasks/{id}/time"            => time::log_form,           Access::Session(ANY_ROLE);
+    POST "/tasks/{id}/time"            => time::log,                Access::Session(ANY_ROLE);
+    GET  "/tasks"                      => tasks::mine::mine,              Access::Session(ANY_ROLE);
+    GET  "/tasks/new"                  => tasks::form::new_form,          Access::Session(MONITOR_ROLES);
+    POST "/tasks/new"                  => tasks::form::create,            Access::Session(MONITOR_ROLES);
+    GET  "/tasks/{id}"                 => tasks::detail::detail,            Access::Session(ANY_ROLE);
+    POST "/tasks/{id}/progress"        => tasks::mine::update_progress,   Access::Session(ANY_ROLE);
+    POST "/tasks/{id}/status"          => tasks::detail::set_status,        Access::Session(ADMIN_MANAGER);
+    GET  "/tasks/{id}/edit"            => tasks::form::edit_form,         Access::Session(MONITOR_ROLES);
+    POST "/tasks/{id}/edit"            => tasks::form::update,            Access::Session(MONITOR_ROLES);
+    GET  "/monitor"                    => tasks::monitor::monitor,           Access::Session(MONITOR_ROLES);
+    GET  "/ws"                         => live::socket,      Access::Session(ANY_ROLE);
+    GET  "/api/live/"                  => live::api_feed,    Access::Token(ANY_ROLE);
+    GET  "/api/me"                     => api::me,           Access::Token(ANY_ROLE);
+    GET  "/api/employee-tasks/"        => api::tasks::employee_tasks, Access::Token(ANY_ROLE);
+    POST "/api/task/{id}/progress/"    => api::tasks::progress,       Access::Token(ANY_ROLE);
+    POST "/api/task/{id}/complete/"    => api::tasks::complete,       Access::Token(ANY_ROLE);
+    GET  "/api/admin/task-status/"     => api::tasks::task_status,    Access::Token(MONITOR_ROLES);
+    GET  "/automation/jobs/{id}/status" => api::automation::job_status, Access::Token(ADMIN_MANAGER);
+    GET  "/automation/automation-log"  => api::automation::automation_log, Access::Token(ADMIN);
+}

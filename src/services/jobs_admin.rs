@@ -1,0 +1,31 @@
+//! What admins see of the job queue: jobs by state, the latest jobs and the
+//! email outbox (the Jobs page, live).
+
+use super::ServiceError;
+use crate::db::Db;
+use crate::store::jobs::{self as store, Job};
+
+/// What the Jobs page shows live: jobs by state, the latest jobs, the
+/// email outbox.
+#[derive(Debug, Clone)]
+pub struct JobsOverview {
+    /// Jobs per state, in the order of a job's life.
+    pub counts: Vec<(String, i64)>,
+    /// The latest jobs.
+    pub recent: Vec<Job>,
+    /// Email outbox: (sent, waiting).
+    pub outbox: (i64, i64),
+}
+
+/// How many recent jobs the page lists.
+const RECENT: i64 = 50;
+
+/// Loads the live part of the Jobs page.
+pub async fn overview(db: &Db) -> Result<JobsOverview, ServiceError> {
+    let (mut counts, recent) =
+        db.read(|conn| Ok::<_, ServiceError>((store::counts(conn)?, store::recent(conn, RECENT)?))).await?;
+    let order = ["pending", "running", "retrying", "succeeded", "dead"];
+    counts.sort_by_key(|(s, _)| order.iter().position(|o| o == s));
+    let outbox = super::mail::outbox(db).await?;
+    Ok(JobsOverview { counts, recent, outbox })
+}

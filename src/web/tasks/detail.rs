@@ -1,0 +1,104 @@
+//! A task's detail page with its trail, and status changes.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::domain::role::Role;
+use crate::http::access::CurrentUser;
+use crate::http::errors::AppError;
+use crate::http::flash::{self, Level, PendingFlash};
+use crate::services::ServiceError;
+use crate::services::progress::{self};
+use crate::services::task_views::{self, TaskCard};
+use crate::web::layout::Layout;
+use crate::web::partials;
+
+use super::shared::{parse_version, summary, ws_url};
+
+#[derive(Template)]
+#[template(path = "tasks/detail.html")]
+struct DetailPage {
+    layout: Layout,
+    card: TaskCard,
+    state: String,
+    skills: Vec<(String, i32)>,
+    can_edit: bool,
+    status_actions: Vec<(&'static str, &'static str)>,
+    ws_url: String,
+    time: crate::web::time::TaskTime,
+}
+
+/// GET /tasks/{id}: every field, the assignees and the full trail.
+pub async fn detail(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    flash: PendingFlash,
+) -> Result<HttpResponse, AppError> {
+    let task_id = path.into_inner();
+    let since = state.bus.sequence();
+    let card = task_views::detail(&state.db, &state.hub, &user.actor, task_id).await?;
+    let skills = task_views::skills(&state.db, task_id).await?;
+    let role = user.actor.role;
+    let status_actions = if matches!(role, Role::Admin | Role::Manager) {
+        match card.task.status.as_str() {
+            "ON_HOLD" | "CANCELLED" => vec![("IN_PROGRESS", "Resume")],
+            "DONE" => vec![("CANCELLED", "Cancel")],
+            _ => vec![("ON_HOLD", "Put on hold"), ("CANCELLED", "Cancel")],
+        }
+    } else {
+        Vec::new()
+    };
+    let assigned = card.assignees.iter().any(|a| a.user_id == user.actor.id);
+    let time = crate::web::time::TaskTime::load(&state, &user, task_id, assigned).await?;
+    let page = DetailPage {
+        time,
+        layout: Layout::for_user(&user, card.task.title.clone(), "", flash.0),
+        state: partials::task_state(&card, false),
+        skills: skills.into_iter().map(|(_, name, level)| (name, level)).collect(),
+        can_edit: role != Role::Employee,
+        status_actions,
+        ws_url: ws_url("detail", &format!("task={task_id}"), since),
+        card,
+    };
+    crate::http::render::html_page(&page)
+}
+
+/// The status form.
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "checked by the access middleware; named so the form parses")]
+    csrf_token: String,
+}
+
+/// POST /tasks/{id}/status: ON_HOLD, CANCELLED or resume (admins, managers).
+pub async fn set_status(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: web::Form<StatusForm>,
+) -> Result<HttpResponse, AppError> {
+    let task_id = path.into_inner();
+    let back = format!("/tasks/{task_id}");
+    let version = parse_version(form.version.as_deref())?;
+    let result =
+        progress::set_status(&state.db, &state.bus, &user.actor, task_id, &form.status, &form.notes, version).await;
+    match result {
+        Ok(()) => Ok(flash::redirect(&back, Level::Success, "Status changed.")),
+        Err(ServiceError::Stale { .. }) => {
+            Ok(flash::redirect(&back, Level::Error, "This task changed meanwhile. Review it and try again."))
+        }
+        Err(ServiceError::Conflict(message)) => Ok(flash::redirect(&back, Level::Error, &message)),
+        Err(ServiceError::Invalid(errors)) => Ok(flash::redirect(&back, Level::Error, summary(&errors))),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,156 @@
+//! My tasks: the employee's cards and the progress form (plain posts and
+//! the page script's JSON).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::domain::redirect::local_path;
+use crate::domain::task::Occupancy;
+use crate::http::access::CurrentUser;
+use crate::http::errors::AppError;
+use crate::http::flash::{self, Level, PendingFlash};
+use crate::services::ServiceError;
+use crate::services::progress::{self, Kind, UpdateRequest};
+use crate::services::task_views::{self};
+use crate::web::layout::Layout;
+use crate::web::partials;
+
+use super::shared::{STATUSES, known_status, parse_version, parse_whole, summary, ws_url};
+
+#[derive(Template)]
+#[template(path = "tasks/mine.html")]
+struct MinePage {
+    layout: Layout,
+    me: i64,
+    my_occupancy: Occupancy,
+    statuses: &'static [(&'static str, &'static str)],
+    status: Option<String>,
+    cards: Vec<String>,
+    ws_url: String,
+}
+
+/// Query of My tasks.
+#[derive(Debug, Deserialize)]
+pub struct MineQuery {
+    status: Option<String>,
+}
+
+/// GET /tasks: the signed-in user's tasks, with the progress form.
+pub async fn mine(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<MineQuery>,
+    flash: PendingFlash,
+) -> Result<HttpResponse, AppError> {
+    let status = known_status(query.status.as_deref().filter(|s| !s.is_empty()));
+    let since = state.bus.sequence();
+    let cards = task_views::my_tasks(&state.db, &state.hub, &user.actor, status.clone()).await?;
+    let csrf = user.csrf().to_string();
+    let filters = status.as_ref().map(|s| format!("status={s}")).unwrap_or_default();
+    let page = MinePage {
+        layout: Layout::for_user(&user, "My tasks", "mine", flash.0),
+        me: user.actor.id,
+        my_occupancy: state.hub.occupancy(user.actor.id),
+        statuses: STATUSES,
+        cards: cards.iter().map(|c| partials::my_card(c, &csrf, None)).collect(),
+        ws_url: ws_url("mine", &filters, since),
+        status,
+    };
+    crate::http::render::html_page(&page)
+}
+
+/// The progress form (fields as typed; checked by the service).
+#[derive(Debug, Deserialize)]
+pub struct ProgressForm {
+    #[serde(default)]
+    progress: String,
+    #[serde(default)]
+    progress_quick: Option<String>,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    occupancy_status: Option<String>,
+    /// Where to go back to (a local path) after a plain form post.
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "checked by the access middleware; named so the form parses")]
+    csrf_token: String,
+}
+
+/// POST /tasks/{id}/progress: sets progress or completes. The page script
+/// asks for JSON (answer + the fresh state fragment); a plain form post is
+/// redirected back with a message.
+pub async fn update_progress(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: web::Form<ProgressForm>,
+) -> Result<HttpResponse, AppError> {
+    let task_id = path.into_inner();
+    let form = form.into_inner();
+    let json = crate::http::errors::wants_json(&req);
+    let back = form.next.as_deref().and_then(local_path).unwrap_or("/tasks").to_string();
+    let result = async {
+        let kind = if form.action.as_deref() == Some("complete") { Kind::Complete } else { Kind::Progress };
+        let raw = form.progress_quick.as_deref().filter(|q| !q.is_empty()).unwrap_or(&form.progress);
+        let progress = match kind {
+            Kind::Complete => 100,
+            Kind::Progress => {
+                parse_whole("progress_percentage", raw, "Progress must be a whole number from 0 to 100.")?
+            }
+        };
+        let request = UpdateRequest {
+            task_id,
+            kind,
+            progress,
+            notes: form.notes.clone(),
+            occupancy: form.occupancy_status.clone().or_else(|| Some("ACTIVE".into())),
+            expected_version: parse_version(form.version.as_deref())?,
+            idempotency_key: form.idempotency_key.clone(),
+        };
+        progress::update(&state.db, &state.bus, &user.actor, request).await
+    }
+    .await;
+    match (result, json) {
+        (Ok(outcome), true) => {
+            let recent = Some(partials::STATE_UPDATES as i64);
+            let card = task_views::card(&state.db, &state.hub, &user.actor, task_id, recent).await?;
+            let body = serde_json::json!({
+                "status": outcome.answer.status,
+                "task_id": outcome.answer.task_id,
+                "new_progress": outcome.answer.new_progress,
+                "task_status": outcome.answer.task_status,
+                "version": outcome.answer.version,
+                "replayed": outcome.replayed,
+                "state_html": partials::task_state(&card, false),
+            });
+            Ok(HttpResponse::Ok().json(body))
+        }
+        (Err(err), true) => Err(err.into()),
+        (Ok(outcome), false) => {
+            let message = format!("Saved: {}% ({}).", outcome.answer.new_progress, outcome.answer.task_status);
+            Ok(flash::redirect(&back, Level::Success, &message))
+        }
+        (Err(ServiceError::Stale { current, .. }), false) => {
+            let message = format!(
+                "This task changed meanwhile: it is now at {}% ({}). Review it and try again.",
+                current["progress_percentage"],
+                current["status"].as_str().unwrap_or("")
+            );
+            Ok(flash::redirect(&back, Level::Error, &message))
+        }
+        (Err(ServiceError::Invalid(errors)), false) => Ok(flash::redirect(&back, Level::Error, summary(&errors))),
+        (Err(ServiceError::Conflict(message)), false) => Ok(flash::redirect(&back, Level::Error, &message)),
+        (Err(err), false) => Err(err.into()),
+    }
+}

@@ -1,0 +1,48 @@
+//! What the task pages share: the status and priority choices, reading
+//! form numbers, and the live socket URL of a page.
+
+use crate::services::{FieldErrors, ServiceError};
+
+/// Status filter choices (value, label).
+pub const STATUSES: &[(&str, &str)] = &[
+    ("PENDING", "Pending"),
+    ("IN_PROGRESS", "In progress"),
+    ("ON_HOLD", "On hold"),
+    ("DONE", "Done"),
+    ("CANCELLED", "Cancelled"),
+];
+/// Priority choices.
+pub const PRIORITIES: &[&str] = &["LOW", "MEDIUM", "HIGH", "URGENT"];
+
+/// A status filter value, if it is a known status.
+pub fn known_status(raw: Option<&str>) -> Option<String> {
+    raw.filter(|s| STATUSES.iter().any(|(v, _)| v == s)).map(str::to_string)
+}
+
+/// The WebSocket URL of a page: its view and filters, and the live-event
+/// sequence the page was rendered at (a socket that connects with an older
+/// sequence gets a resync). `since` must be read before the page's data:
+/// read after, a change committed between the two would be in neither the
+/// page nor the feed the socket joins.
+pub fn ws_url(view: &str, filters: &str, since: u64) -> String {
+    let sep = if filters.is_empty() { "" } else { "&" };
+    format!("/ws?view={view}{sep}{filters}&since={since}")
+}
+
+/// Every field error in one sentence, for a flash message.
+pub fn summary(errors: &FieldErrors) -> String {
+    errors.values().cloned().collect::<Vec<_>>().join(" ")
+}
+
+/// A whole number from a form field, or the field's error.
+pub fn parse_whole(field: &'static str, raw: &str, message: &str) -> Result<i64, ServiceError> {
+    raw.trim().parse::<i64>().map_err(|_| ServiceError::field(field, message))
+}
+
+/// The optional `version` field of a form.
+pub fn parse_version(raw: Option<&str>) -> Result<Option<i32>, ServiceError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse::<i32>().map(Some).map_err(|_| ServiceError::field("version", "Unknown version.")),
+    }
+}
