@@ -10,6 +10,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod handler;
 pub mod kinds;
+mod lifecycle;
 pub mod scheduler;
 mod worker;
 

@@ -1,5 +1,9 @@
 //! Demo data: a believable organisation to explore. Deterministic (a fixed
 //! random seed) and idempotent: running it again adds nothing.
+//!
+//! Longer than 400 lines: it is one seeding script (people, projects, tasks
+//! with their history, time and pay), read top to bottom; its parts share
+//! the seed and only make sense in this order.
 
 use chrono::{Duration, NaiveDateTime};
 use rand::rngs::StdRng;

@@ -14,6 +14,8 @@ struct Source {
     module: Vec<String>,
     /// A folder's `mod.rs` (its module path is the folder's).
     is_mod_file: bool,
+    /// The path under `src/`.
+    path: String,
     text: String,
 }
 
@@ -41,7 +43,8 @@ fn sources() -> Vec<Source> {
             if is_mod_file || module == ["lib"] || module == ["main"] {
                 module.pop();
             }
-            Source { module, is_mod_file, text: std::fs::read_to_string(&path).expect("readable") }
+            let text = std::fs::read_to_string(&path).expect("readable");
+            Source { module, is_mod_file, path: relative.display().to_string(), text }
         })
         .collect()
 }
@@ -233,6 +236,22 @@ fn files_of_a_folder_import_each_other_one_way() {
         let circle = find_circle(&files);
         assert_eq!(circle, None, "files in src/{} import each other in a circle", folder.join("/"));
     }
+}
+
+/// Files past this many lines are asking to be split along a seam.
+const MAX_LINES: usize = 400;
+
+#[test]
+fn no_file_is_over_400_lines_without_a_reason_at_its_top() {
+    let mut long = Vec::new();
+    for source in sources() {
+        let lines = source.text.lines().count();
+        let head: String = source.text.lines().take(12).collect::<Vec<_>>().join("\n");
+        if lines > MAX_LINES && !head.contains("Longer than 400 lines:") {
+            long.push(format!("src/{} ({lines} lines)", source.path));
+        }
+    }
+    assert!(long.is_empty(), "split these, or say at the top why not (\"Longer than 400 lines: …\"): {long:?}");
 }
 
 #[test]
