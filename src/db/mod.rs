@@ -84,6 +84,18 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        self.on_pooled(f).await
+    }
+
+    /// Runs `f` on a pooled connection in a blocking task, under a permit
+    /// (so waiting callers queue here, not in the pool) and in the caller's
+    /// tracing span.
+    async fn on_pooled<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let _permit = self.inner.permits.acquire().await.map_err(|e| E::from(DbError::Task(e.to_string())))?;
         let pool = self.inner.pool.clone();
         let span = tracing::Span::current();
@@ -109,18 +121,7 @@ impl Db {
     {
         match &self.inner.writer {
             Some(writer) => writer.submit(f).await,
-            None => {
-                let _permit = self.inner.permits.acquire().await.map_err(|e| E::from(DbError::Task(e.to_string())))?;
-                let pool = self.inner.pool.clone();
-                let span = tracing::Span::current();
-                tokio::task::spawn_blocking(move || {
-                    let _entered = span.enter();
-                    let mut conn = pool.get().map_err(DbError::from)?;
-                    immediate_transaction(&mut conn, f)
-                })
-                .await
-                .map_err(|e| E::from(DbError::Task(e.to_string())))?
-            }
+            None => self.on_pooled(move |conn| immediate_transaction(conn, f)).await,
         }
     }
 

@@ -167,14 +167,8 @@ async fn store_password(
         record(
             conn,
             &meta,
-            Entry {
-                actor_id: Some(user_id),
-                action: "user.password",
-                resource_type: "user",
-                resource_id: Some(user_id.to_string()),
-                outcome: Outcome::Success,
-                details: format!("{ended} other session(s) ended"),
-            },
+            Entry::success(user_id, "user.password", "user", Some(user_id.to_string()))
+                .with_details(format!("{ended} other session(s) ended")),
         )?;
         Ok(())
     })
@@ -265,14 +259,8 @@ pub async fn create_token(db: &Db, user_id: i64, name: &str, meta: RequestMeta) 
             record(
                 conn,
                 &meta,
-                Entry {
-                    actor_id: Some(user_id),
-                    action: "token.create",
-                    resource_type: "api_token",
-                    resource_id: Some(id.to_string()),
-                    outcome: Outcome::Success,
-                    details: format!("name '{name}'"),
-                },
+                Entry::success(user_id, "token.create", "api_token", Some(id.to_string()))
+                    .with_details(format!("name '{name}'")),
             )?;
             Ok::<_, ServiceError>(id)
         })
@@ -286,18 +274,7 @@ pub async fn revoke_token(db: &Db, user_id: i64, token_id: i64, meta: RequestMet
         if tokens::revoke(conn, token_id, user_id, now())? == 0 {
             return Err(ServiceError::NotFound);
         }
-        record(
-            conn,
-            &meta,
-            Entry {
-                actor_id: Some(user_id),
-                action: "token.revoke",
-                resource_type: "api_token",
-                resource_id: Some(token_id.to_string()),
-                outcome: Outcome::Success,
-                details: String::new(),
-            },
-        )?;
+        record(conn, &meta, Entry::success(user_id, "token.revoke", "api_token", Some(token_id.to_string())))?;
         Ok(())
     })
     .await

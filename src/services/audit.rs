@@ -43,6 +43,25 @@ pub struct Entry<'a> {
     pub details: String,
 }
 
+impl<'a> Entry<'a> {
+    /// A successful `action` by `actor_id` on a resource, without details.
+    pub fn success(actor_id: i64, action: &'a str, resource_type: &'a str, resource_id: Option<String>) -> Entry<'a> {
+        Entry {
+            actor_id: Some(actor_id),
+            action,
+            resource_type,
+            resource_id,
+            outcome: Outcome::Success,
+            details: String::new(),
+        }
+    }
+
+    /// The same entry with `details`.
+    pub fn with_details(self, details: impl Into<String>) -> Entry<'a> {
+        Entry { details: details.into(), ..self }
+    }
+}
+
 /// Appends an entry within the caller's transaction.
 pub fn record(conn: &mut DbConn, meta: &RequestMeta, entry: Entry<'_>) -> diesel::QueryResult<usize> {
     audit::insert(

@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::audit::{self, Entry, Outcome};
+use super::audit::{self, Entry};
 use super::{Actor, RequestMeta, ServiceError};
 use crate::db::{Db, DbConn, now};
 use crate::domain::export::Csv;
@@ -118,14 +118,8 @@ pub async fn generate_week(db: &Db, actor: &Actor, meta: &RequestMeta, day: &str
         audit::record(
             conn,
             &meta,
-            Entry {
-                actor_id: Some(actor_id),
-                action: "payroll.generate",
-                resource_type: "payroll_period",
-                resource_id: Some(period.id.to_string()),
-                outcome: Outcome::Success,
-                details: summary.to_string(),
-            },
+            Entry::success(actor_id, "payroll.generate", "payroll_period", Some(period.id.to_string()))
+                .with_details(summary.to_string()),
         )?;
         Ok(period.id)
     })
@@ -166,14 +160,13 @@ pub async fn advance(
         audit::record(
             conn,
             &meta,
-            Entry {
-                actor_id: Some(actor_id),
-                action: if to == PeriodStatus::Approved { "payroll.approve" } else { "payroll.paid" },
-                resource_type: "payroll_period",
-                resource_id: Some(id.to_string()),
-                outcome: Outcome::Success,
-                details: format!("{} – {}", period.starts_on, period.ends_on),
-            },
+            Entry::success(
+                actor_id,
+                if to == PeriodStatus::Approved { "payroll.approve" } else { "payroll.paid" },
+                "payroll_period",
+                Some(id.to_string()),
+            )
+            .with_details(format!("{} – {}", period.starts_on, period.ends_on)),
         )?;
         Ok(())
     })
@@ -253,14 +246,8 @@ pub async fn set_rate(
         audit::record(
             conn,
             &meta,
-            Entry {
-                actor_id: Some(actor_id),
-                action: "user.rate",
-                resource_type: "user",
-                resource_id: Some(user_id.to_string()),
-                outcome: Outcome::Success,
-                details: format!("{} from {from}", rules::format_cents(cents)),
-            },
+            Entry::success(actor_id, "user.rate", "user", Some(user_id.to_string()))
+                .with_details(format!("{} from {from}", rules::format_cents(cents))),
         )?;
         Ok(())
     })
