@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 use crate::db::{DatabaseUrl, DbOptions, Synchronous};
 use crate::domain::login::SessionPolicy;
 
+/// Password hashes and verifications run at once, process-wide. Each argon2id
+/// run holds 19 MiB and a core for tens of milliseconds; more at once only
+/// queue for the cores, grow the heap of every thread that ran one, and let a
+/// login flood take the whole machine.
+pub const PASSWORD_HASHING_PERMITS: usize = 2;
+
 /// Where the data lives.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {

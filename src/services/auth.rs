@@ -5,7 +5,7 @@ use crate::domain::login::{
     SessionPolicy, TOUCH_INTERVAL, device_cookie_name, device_is_honoured, device_throttle_key, lockout_after,
     normalise_account, session_is_live,
 };
-use crate::security::{digest, random_hex, verify_dummy, verify_password};
+use crate::security::{digest, password_work, random_hex, verify_dummy, verify_password};
 use crate::services::audit::{Entry, Outcome, record};
 use crate::services::{Actor, RequestMeta, ServiceError};
 use crate::store::devices::{self, LoginDevice};
@@ -105,15 +105,14 @@ pub async fn login_from(
     }
     let password = password.to_string();
     let candidate = user.clone();
-    let verified = tokio::task::spawn_blocking(move || match &candidate {
+    let verified = password_work(move || match &candidate {
         Some(user) => verify_password(&password, &user.password_hash),
         None => {
             verify_dummy(&password);
             false
         }
     })
-    .await
-    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    .await?;
 
     match user.filter(|u| verified && u.is_active) {
         Some(user) => {
