@@ -13,9 +13,11 @@
 //!    PostgreSQL (`BENCH_PG_URL`, default postgres://postgres@127.0.0.1:5432/test,
 //!    in a database of its own): trivial jobs per second (a backlog drained, a
 //!    continuous stream), enqueue→start latency at 100 jobs/s, and how soon a
-//!    job interrupted by SIGKILL of the real server runs again after a restart.
+//!    job interrupted by SIGKILL of the real server runs again after a restart;
+//! 5. the server's RSS at start, after 100 concurrent logins, after 60 s of
+//!    200 mixed clients (logins, pages, progress updates) and after 30 s idle.
 //!
-//! `BENCH_ONLY=fanout` or `BENCH_ONLY=jobs` runs one part.
+//! `BENCH_ONLY=fanout`, `BENCH_ONLY=jobs` or `BENCH_ONLY=memory` runs one part.
 //!
 //! Build and run (release): `cargo build --release --bins --examples &&
 //! ./target/release/examples/bench`. Everything listens on 127.0.0.1 and
@@ -333,8 +335,11 @@ async fn storage_limit(dir: &Path, seed: &Seed) -> anyhow::Result<f64> {
 async fn sign_in(base: &str, username: &str) -> anyhow::Result<(reqwest::Client, String)> {
     use reqwest::cookie::CookieStore;
     let jar = Arc::new(reqwest::cookie::Jar::default());
-    let http =
-        reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build()?;
+    let http = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()?;
     let page = http.get(format!("{base}/login")).send().await?.text().await?;
     let csrf = between(&page, "name=\"csrf_token\" value=\"", "\"").unwrap_or_default();
     let response = http
@@ -515,6 +520,9 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var("BENCH_ONLY").as_deref() == Ok("jobs") {
         return jobs().await;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("memory") {
+        return memory().await;
+    }
     println!("Progress updates over HTTP ({CLIENTS} concurrent clients, 1,000 tasks)");
     let mut rates = Vec::new();
     let mut normal_dir = None;
@@ -554,7 +562,10 @@ async fn main() -> anyhow::Result<()> {
     pages(10_000).await?;
     println!();
 
-    jobs().await
+    jobs().await?;
+    println!();
+
+    memory().await
 }
 
 // ---------------------------------------------------------------------------
@@ -851,4 +862,146 @@ async fn jobs() -> anyhow::Result<()> {
     }
     println!("  anchor: Celery 5.7 + Redis ≈ {CELERY_RATE:.0} jobs/s, p50 {CELERY_P50_MS} ms, p99 {CELERY_P99_MS} ms");
     sigkill_rerun().await
+}
+
+// ---------------------------------------------------------------------------
+// Memory: the server's RSS through logins, mixed load and idle time.
+// ---------------------------------------------------------------------------
+
+/// Logins of the first memory phase, all at once.
+const MEMORY_LOGINS: usize = 100;
+/// Clients of the mixed phase, and its length.
+const MEMORY_CLIENTS: usize = 200;
+const MEMORY_LOAD_SECS: u64 = 60;
+/// Quiet time before the last reading.
+const MEMORY_IDLE_SECS: u64 = 30;
+/// The target: 80 MB (10⁶ bytes) under load, and back within 20 % of it
+/// after idle time.
+const MEMORY_TARGET_MIB: f64 = 80e6 / (1024.0 * 1024.0);
+
+/// What the mixed clients did: (logins, pages, progress updates, failures).
+#[derive(Default)]
+struct MixCounts {
+    logins: u64,
+    pages: u64,
+    updates: u64,
+    failures: u64,
+}
+
+/// One mixed client until `deadline`: signs in, then loops over a login of a
+/// fresh client (1 in 10), a page with its session (4 in 10: My tasks, or
+/// the monitor for admins) and a progress update with its API token.
+async fn mixed_client(
+    base: String,
+    username: String,
+    token: String,
+    task: i64,
+    page: &'static str,
+    deadline: Instant,
+) -> MixCounts {
+    let mut counts = MixCounts::default();
+    let Ok((session, _)) = sign_in(&base, &username).await else {
+        counts.failures += 1;
+        return counts;
+    };
+    let api = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        n += 1;
+        let ok = match n % 10 {
+            0 => {
+                let ok = sign_in(&base, &username).await.is_ok();
+                counts.logins += u64::from(ok);
+                ok
+            }
+            1..=4 => {
+                let ok = session.get(format!("{base}{page}")).send().await.is_ok_and(|r| r.status().is_success());
+                counts.pages += u64::from(ok);
+                ok
+            }
+            _ => {
+                let ok = api
+                    .post(format!("{base}/api/task/{task}/progress/"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({ "progress_percentage": 1 + n % 99, "notes": "memory bench" }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                counts.updates += u64::from(ok);
+                ok
+            }
+        };
+        counts.failures += u64::from(!ok);
+    }
+    counts
+}
+
+async fn memory() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let seed = seed(dir.path(), 1_000).await?;
+    let server = Server::start(dir.path(), "full").await?;
+    let pid = server.pid();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let at_start = rss_mib(pid);
+
+    let started = Instant::now();
+    let mut logins = Vec::new();
+    for i in 0..MEMORY_LOGINS {
+        let base = server.base.clone();
+        let name = if i % 10 == 0 { "admin".to_string() } else { seed.employees[i % CLIENTS].0.clone() };
+        logins.push(tokio::spawn(async move { sign_in(&base, &name).await.is_ok() }));
+    }
+    let mut signed_in = 0;
+    for login in logins {
+        signed_in += usize::from(login.await?);
+    }
+    let login_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_logins = rss_mib(pid);
+
+    let deadline = Instant::now() + Duration::from_secs(MEMORY_LOAD_SECS);
+    let mut clients = Vec::new();
+    for i in 0..MEMORY_CLIENTS {
+        let (name, token, task) = seed.employees[i % CLIENTS].clone();
+        let (name, token, page) = if i % 10 == 0 {
+            ("admin".to_string(), seed.admin_token.clone(), "/monitor")
+        } else {
+            (name, token, "/tasks")
+        };
+        clients.push(tokio::spawn(mixed_client(server.base.clone(), name, token, task, page, deadline)));
+    }
+    let mut mix = MixCounts::default();
+    for client in clients {
+        let counts = client.await?;
+        mix.logins += counts.logins;
+        mix.pages += counts.pages;
+        mix.updates += counts.updates;
+        mix.failures += counts.failures;
+    }
+    let after_load = rss_mib(pid);
+    tokio::time::sleep(Duration::from_secs(MEMORY_IDLE_SECS)).await;
+    let after_idle = rss_mib(pid);
+
+    let ratio = |mib: f64| mib / MEMORY_TARGET_MIB * 100.0;
+    println!(
+        "Memory (server RSS; {MEMORY_LOGINS} concurrent logins, then {MEMORY_CLIENTS} mixed clients for {MEMORY_LOAD_SECS} s, then {MEMORY_IDLE_SECS} s idle)"
+    );
+    println!("  logins: {signed_in} of {MEMORY_LOGINS} signed in in {login_secs:.1} s");
+    println!(
+        "  mixed load: {} logins, {} pages, {} progress updates, {} failed requests",
+        mix.logins, mix.pages, mix.updates, mix.failures
+    );
+    println!("  at start:             {at_start:>6.1} MiB  ({:>3.0} % of the 80 MB target)", ratio(at_start));
+    println!("  after {MEMORY_LOGINS} logins:     {after_logins:>6.1} MiB  ({:>3.0} %)", ratio(after_logins));
+    println!("  after {MEMORY_LOAD_SECS} s of load:   {after_load:>6.1} MiB  ({:>3.0} %)", ratio(after_load));
+    println!("  after {MEMORY_IDLE_SECS} s idle:      {after_idle:>6.1} MiB  ({:>3.0} %)", ratio(after_idle));
+    let peak = after_logins.max(after_load);
+    println!(
+        "  vs targets: peak {} 80 MB ({:.0} %), after idle {} 96 MB (80 MB + 20 %)",
+        if peak <= MEMORY_TARGET_MIB { "≤" } else { ">" },
+        ratio(peak),
+        if after_idle <= MEMORY_TARGET_MIB * 1.2 { "≤" } else { ">" },
+    );
+    drop(server);
+    Ok(())
 }

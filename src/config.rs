@@ -11,6 +11,12 @@ pub const JSON_LIMIT: usize = 64 * 1024;
 /// Largest form body accepted.
 pub const FORM_LIMIT: usize = 16 * 1024;
 
+/// Password hashes and verifications run at once, process-wide. Each argon2id
+/// run holds 19 MiB and a core for tens of milliseconds; more at once only
+/// queue for the cores, grow the heap of every thread that ran one, and let a
+/// login flood take the whole machine.
+pub const PASSWORD_HASHING_PERMITS: usize = 2;
+
 /// Where the data lives.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {
@@ -299,7 +305,7 @@ impl Settings {
             job_workers: 0,
             job_timing: JobTiming::default(),
             mail: crate::mail::MailSettings::files(
-                std::env::temp_dir().join(format!("taskpulse-mail-{}", crate::security::random_hex(8))),
+                std::env::temp_dir().join(format!("taskpulse-mail-{:08x}", rand::random::<u32>())),
                 "http://127.0.0.1",
             ),
         }

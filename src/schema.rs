@@ -77,6 +77,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_devices (token_digest) {
+        token_digest -> Text,
+        account -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     projects (id) {
         id -> BigInt,
         name -> Text,
@@ -336,6 +345,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     sessions,
     login_throttles,
+    login_devices,
     projects,
     tasks,
     task_skills,

@@ -6,6 +6,38 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::config::PASSWORD_HASHING_PERMITS;
+
+/// The permits of [`password_work`], shared by every caller in the process.
+static PASSWORD_WORK: Semaphore = Semaphore::const_new(PASSWORD_HASHING_PERMITS);
+
+/// Password work that did not finish (its blocking task panicked or was
+/// cancelled).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct PasswordWorkError(String);
+
+/// Runs password hashing or verification (`f`, which calls
+/// [`hash_password`], [`verify_password`] or [`verify_dummy`]) off the
+/// executor, at most [`PASSWORD_HASHING_PERMITS`] at once in the process;
+/// further callers wait their turn. Use it for every hash computed while
+/// serving.
+pub async fn password_work<T, F>(f: F) -> Result<T, PasswordWorkError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let _permit = PASSWORD_WORK.acquire().await.map_err(|e| PasswordWorkError(e.to_string()))?;
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        f()
+    })
+    .await
+    .map_err(|e| PasswordWorkError(e.to_string()))
+}
 
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
@@ -60,6 +92,27 @@ mod tests {
         assert!(verify_password("correct horse battery", &hash));
         assert!(!verify_password("wrong horse battery", &hash));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_work_runs_a_bounded_number_at_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let mut handles = Vec::new();
+        for _ in 0..12 {
+            let (running, most) = (running.clone(), most.clone());
+            handles.push(tokio::spawn(password_work(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+            })));
+        }
+        for handle in handles {
+            handle.await.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), PASSWORD_HASHING_PERMITS);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use crate::db::{Db, is_unique_violation, now};
 use crate::domain::account::{Email, Username, parse_full_name};
 use crate::domain::password::check_policy;
 use crate::domain::role::Role;
-use crate::security::{digest, hash_password, random_hex, verify_password};
+use crate::security::{digest, hash_password, password_work, random_hex, verify_password};
 use crate::services::audit::{Entry, Outcome, record};
 use crate::services::{Actor, FieldErrors, RequestMeta, ServiceError};
 use crate::store::tokens::{self, ApiToken, NewApiToken};
@@ -51,10 +51,8 @@ pub async fn create_user(db: &Db, input: CreateUser, meta: RequestMeta) -> Resul
         return Err(ServiceError::Invalid(errors));
     };
     let password = input.password.clone();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let hash =
+        password_work(move || hash_password(&password)).await?.map_err(|e| ServiceError::Internal(e.to_string()))?;
     db.write(move |conn| {
         let at = now();
         let team_id = match input.team.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -129,9 +127,7 @@ pub async fn change_own_password(
         db.read(move |conn| Ok::<_, ServiceError>(users::find(conn, id)?)).await?.ok_or(ServiceError::NotFound)?;
     let current = current.to_string();
     let stored = user.password_hash.clone();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let matches = password_work(move || verify_password(&current, &stored)).await?;
     let mut errors = FieldErrors::new();
     if !matches {
         errors.insert("current_password", "The current password is not correct.".into());
@@ -157,10 +153,8 @@ async fn store_password(
 ) -> Result<(), ServiceError> {
     check_policy(new_password, username).map_err(|e| ServiceError::field("new_password", e))?;
     let password = new_password.to_string();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let hash =
+        password_work(move || hash_password(&password)).await?.map_err(|e| ServiceError::Internal(e.to_string()))?;
     db.write(move |conn| {
         users::set_password(conn, user_id, &hash, now())?;
         let ended = sessions::delete_for_user(conn, user_id, keep_session.as_deref())?;

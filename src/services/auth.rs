@@ -1,10 +1,14 @@
 //! Logging in and out, and recognising sessions and API tokens.
 
 use crate::db::{Db, now};
-use crate::domain::login::{SessionPolicy, TOUCH_INTERVAL, lockout_after, session_is_live};
-use crate::security::{digest, random_hex, verify_dummy, verify_password};
+use crate::domain::login::{
+    SessionPolicy, TOUCH_INTERVAL, device_cookie_name, device_is_honoured, device_throttle_key, lockout_after,
+    normalise_account, session_is_live,
+};
+use crate::security::{digest, password_work, random_hex, verify_dummy, verify_password};
 use crate::services::audit::{Entry, Outcome, record};
 use crate::services::{Actor, RequestMeta, ServiceError};
+use crate::store::devices::{self, LoginDevice};
 use crate::store::sessions::{self, Session};
 use crate::store::throttle::{self, Throttle};
 use crate::store::{tokens, users};
@@ -18,6 +22,17 @@ pub struct NewSession {
     pub csrf_token: String,
     /// Who logged in.
     pub actor: Actor,
+    /// The account's device cookie for this browser, issued or refreshed.
+    pub device: DeviceCookie,
+}
+
+/// A device cookie: marks a browser that signed in to one account before.
+#[derive(Debug, Clone)]
+pub struct DeviceCookie {
+    /// The cookie's name (one per account).
+    pub name: String,
+    /// The cookie's value, a random token; only its digest is stored.
+    pub token: String,
 }
 
 /// A recognised session.
@@ -33,9 +48,16 @@ pub struct SessionUser {
 
 const BAD_CREDENTIALS: &str = "Invalid username or password.";
 
-/// Checks credentials and opens a new session (a fresh id every login).
-/// Failures count per account in the database; past a few, the account is
-/// locked for a growing time. Unknown and known names cost the same work.
+/// What a login attempt counts against: a known device of the account (its
+/// own counter) or the account itself (every other client).
+struct Origin {
+    /// The failure counter's key.
+    key: String,
+    /// The device cookie honoured for this attempt, with its token.
+    device: Option<(LoginDevice, String)>,
+}
+
+/// Logs in from a client that holds no device cookie (see [`login_from`]).
 pub async fn login(
     db: &Db,
     username: &str,
@@ -43,29 +65,54 @@ pub async fn login(
     policy: SessionPolicy,
     meta: RequestMeta,
 ) -> Result<NewSession, ServiceError> {
-    let account = username.trim().to_lowercase();
+    login_from(db, username, password, None, policy, meta).await
+}
+
+/// Checks credentials and opens a new session (a fresh id every login).
+/// Failures count in the database (so across instances); past a few, further
+/// attempts wait a growing time. A browser holding a device cookie of the
+/// account (`device_token`: it signed in successfully before) counts on its
+/// own, so strangers' failures never lock it out and its failures lock only
+/// itself; every other client shares the account's counter. Success issues
+/// or refreshes the device cookie. Unknown and known names cost the same work.
+pub async fn login_from(
+    db: &Db,
+    username: &str,
+    password: &str,
+    device_token: Option<String>,
+    policy: SessionPolicy,
+    meta: RequestMeta,
+) -> Result<NewSession, ServiceError> {
+    let account = normalise_account(username);
     let lookup = account.clone();
-    let (throttle_row, user) = db
+    let started = now();
+    let (origin, throttle_row, user) = db
         .read(move |conn| {
-            Ok::<_, ServiceError>((throttle::get(conn, &lookup)?, users::find_by_username(conn, &lookup)?))
+            let device = match device_token {
+                Some(token) => devices::find(conn, &digest(&token))?
+                    .filter(|d| device_is_honoured(&d.account, &lookup, d.last_used_at, started))
+                    .map(|d| (d, token)),
+                None => None,
+            };
+            let key = device.as_ref().map_or_else(|| lookup.clone(), |(d, _)| device_throttle_key(&d.token_digest));
+            let throttle_row = throttle::get(conn, &key)?;
+            Ok::<_, ServiceError>((Origin { key, device }, throttle_row, users::find_by_username(conn, &lookup)?))
         })
         .await?;
-    let started = now();
     if let Some(until) = throttle_row.as_ref().and_then(|t| t.locked_until).filter(|until| *until > started) {
         let wait = (until - started).num_seconds().max(1) as u64;
         return Err(ServiceError::TooManyRequests(wait));
     }
     let password = password.to_string();
     let candidate = user.clone();
-    let verified = tokio::task::spawn_blocking(move || match &candidate {
+    let verified = password_work(move || match &candidate {
         Some(user) => verify_password(&password, &user.password_hash),
         None => {
             verify_dummy(&password);
             false
         }
     })
-    .await
-    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    .await?;
 
     match user.filter(|u| verified && u.is_active) {
         Some(user) => {
@@ -81,8 +128,20 @@ pub async fn login(
                 last_seen_at: at,
                 expires_at: at + policy.absolute,
             };
+            let name = device_cookie_name(&account);
+            let (known, token) = match origin.device {
+                Some((device, token)) => (Some(device), token),
+                None => (None, random_hex(32)),
+            };
+            let new_device = LoginDevice { token_digest: digest(&token), account, created_at: at, last_used_at: at };
             db.write(move |conn| {
-                throttle::clear(conn, &account)?;
+                // Through a known device only its own counter is cleared, so
+                // a stranger guessing meanwhile stays slowed.
+                throttle::clear(conn, &origin.key)?;
+                match known {
+                    Some(device) => devices::touch(conn, &device.token_digest, at)?,
+                    None => devices::insert(conn, &new_device)?,
+                };
                 sessions::insert(conn, &session)?;
                 record(
                     conn,
@@ -99,17 +158,18 @@ pub async fn login(
                 Ok::<_, ServiceError>(())
             })
             .await?;
-            Ok(NewSession { cookie, csrf_token, actor })
+            Ok(NewSession { cookie, csrf_token, actor, device: DeviceCookie { name, token } })
         }
         None => {
             let failures = throttle_row.map_or(0, |t| t.failures) + 1;
             let at = now();
             let row = Throttle {
-                account: account.clone(),
+                account: origin.key,
                 failures,
                 last_failure_at: at,
                 locked_until: lockout_after(failures).map(|d| at + d),
             };
+            let from = if origin.device.is_some() { ", known device" } else { "" };
             db.write(move |conn| {
                 // Re-read inside the write so concurrent failures (also from
                 // other instances) all count.
@@ -130,7 +190,7 @@ pub async fn login(
                         resource_type: "session",
                         resource_id: None,
                         outcome: Outcome::Failure,
-                        details: format!("account '{}', failure {}", row.account, row.failures),
+                        details: format!("account '{account}', failure {}{from}", row.failures),
                     },
                 )?;
                 Ok::<_, ServiceError>(())

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use crate::db::{Db, now};
 use crate::domain::role::Role;
 use crate::domain::task::{Priority, Progress, TaskStatus};
-use crate::security::hash_password;
+use crate::security::{hash_password, password_work};
 use crate::services::ServiceError;
 use crate::store::org;
 use crate::store::tasks::{self, NewAssignment, NewProgress, NewTask};
@@ -130,10 +130,7 @@ pub async fn seed(
     progress: impl Fn(&str) + Send + Sync,
 ) -> Result<DemoReport, ServiceError> {
     progress("hashing demo passwords");
-    let hashes =
-        tokio::task::spawn_blocking(|| Role::ALL.map(|role| hash_password(demo_password(role)).map(|h| (role, h))))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let hashes = password_work(|| Role::ALL.map(|role| hash_password(demo_password(role)).map(|h| (role, h)))).await?;
     let mut role_hashes = Vec::new();
     for h in hashes {
         role_hashes.push(h.map_err(|e| ServiceError::Internal(e.to_string()))?);

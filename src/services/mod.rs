@@ -63,6 +63,12 @@ impl From<diesel::result::Error> for ServiceError {
     }
 }
 
+impl From<crate::security::PasswordWorkError> for ServiceError {
+    fn from(err: crate::security::PasswordWorkError) -> Self {
+        ServiceError::Internal(err.to_string())
+    }
+}
+
 impl ServiceError {
     /// A one-field validation error.
     pub fn field(name: &'static str, message: impl Into<String>) -> ServiceError {

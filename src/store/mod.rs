@@ -2,6 +2,7 @@
 //! function takes `&mut DbConn` and runs on both backends.
 
 pub mod audit;
+pub mod devices;
 pub mod emails;
 pub mod enqueue;
 pub mod idempotency;

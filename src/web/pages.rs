@@ -8,6 +8,7 @@ use askama_web::WebTemplate;
 use governor::clock::{Clock, DefaultClock};
 
 use crate::app::AppState;
+use crate::domain::login::{DEVICE_LIFETIME, device_cookie_name};
 use crate::domain::redirect::local_path;
 use crate::domain::role::Role;
 use crate::http::access::{CurrentUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE, see_other};
@@ -97,6 +98,18 @@ fn throttled(
     Ok(response)
 }
 
+/// The account's device cookie: long-lived, so the browser stays known for
+/// the account (and keeps its own failure counter) between sessions.
+fn device_cookie(device: auth::DeviceCookie, state: &AppState) -> Cookie<'static> {
+    Cookie::build(device.name, device.token)
+        .path("/")
+        .http_only(true)
+        .secure(state.settings.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::seconds(DEVICE_LIFETIME.num_seconds()))
+        .finish()
+}
+
 /// The session cookie, and the removal of the used login CSRF cookie.
 fn session_cookies(value: String, state: &AppState) -> (Cookie<'static>, Cookie<'static>) {
     let session = Cookie::build(SESSION_COOKIE, value)
@@ -111,7 +124,8 @@ fn session_cookies(value: String, state: &AppState) -> (Cookie<'static>, Cookie<
     (session, used_csrf)
 }
 
-/// POST /login: checks credentials, opens a session with a fresh id.
+/// POST /login: checks credentials, opens a session with a fresh id; the
+/// account's device cookie, when the browser has one, is passed along.
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -132,13 +146,15 @@ pub async fn login(
         let message = Some("Enter your username and password.".to_string());
         return login_page(StatusCode::UNPROCESSABLE_ENTITY, csrf, form.username, next, message, None);
     }
-    match auth::login(&state.db, &form.username, &form.password, state.settings.session, meta).await {
+    let device = req.cookie(&device_cookie_name(&form.username)).map(|c| c.value().to_string());
+    match auth::login_from(&state.db, &form.username, &form.password, device, state.settings.session, meta).await {
         Ok(session) => {
             let (session_cookie, used_csrf) = session_cookies(session.cookie, &state);
             Ok(HttpResponse::SeeOther()
                 .insert_header((actix_web::http::header::LOCATION, next))
                 .cookie(session_cookie)
                 .cookie(used_csrf)
+                .cookie(device_cookie(session.device, &state))
                 .finish())
         }
         Err(ServiceError::Unauthorized(message)) => {

@@ -7,6 +7,7 @@ use taskpulse::db::{
     Db, DbConn, DbError, DbOptions, MIGRATION_VERSIONS, pending_migrations, revert_all_migrations, run_migrations,
 };
 use taskpulse::schema::*;
+use taskpulse::store::devices::{self, LoginDevice};
 
 use crate::helpers::*;
 
@@ -31,6 +32,7 @@ fn count_every_table(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
         jobs::table.count().get_result(conn)?,
         schedules::table.count().get_result(conn)?,
         schedule_slots::table.count().get_result(conn)?,
+        login_devices::table.count().get_result(conn)?,
     ])
 }
 
@@ -51,7 +53,14 @@ async fn migrations_up_down_up(backend: Backend) {
         assert!(count_every_table(&mut conn).is_err(), "tables are gone after down");
         assert_eq!(pending_migrations(&mut conn).unwrap().len(), MIGRATION_VERSIONS.len());
         run_migrations(&mut conn).unwrap();
-        assert_eq!(count_every_table(&mut conn).unwrap().len(), 19);
+        assert_eq!(count_every_table(&mut conn).unwrap().len(), 20);
+        // Column names and types of the newest table match schema.rs.
+        let at = taskpulse::db::now();
+        let device =
+            LoginDevice { token_digest: "d".repeat(64), account: "ann".into(), created_at: at, last_used_at: at };
+        devices::insert(&mut conn, &device).unwrap();
+        let stored = devices::find(&mut conn, &device.token_digest).unwrap().unwrap();
+        assert_eq!((stored.account, stored.created_at, stored.last_used_at), ("ann".to_string(), at, at));
     })
     .await
     .unwrap();

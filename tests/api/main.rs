@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod auth;
+mod auth_devices;
 mod automation_api;
 mod basics;
 mod browser;
