@@ -75,6 +75,8 @@ routes! {
     GET  "/monitor"                    => tasks::monitor::monitor,           Access::Session(MONITOR_ROLES);
     GET  "/ws"                         => live::socket,      Access::Session(ANY_ROLE);
     GET  "/api/live/"                  => live::api_feed,    Access::Token(ANY_ROLE);
+    GET  "/api/openapi.json"           => api::doc::openapi_json,  Access::Public;
+    GET  "/api/docs"                   => api::doc::docs,          Access::Public;
     GET  "/api/me"                     => api::me,           Access::Token(ANY_ROLE);
     GET  "/api/employee-tasks/"        => api::tasks::employee_tasks, Access::Token(ANY_ROLE);
     POST "/api/task/{id}/progress/"    => api::tasks::progress,       Access::Token(ANY_ROLE);

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use crate::api::json::{ApiError, AutomationLog, JobStatus};
 use crate::api::paging::Paging;
 use crate::app::AppState;
 use crate::domain::jobs::JobState;
@@ -12,6 +13,18 @@ use crate::services::{ServiceError, audit};
 
 /// GET /automation/jobs/{job_id}/status → `{"job_id","status","result"}`
 /// with the seed's PENDING / STARTED / SUCCESS / FAILURE / RETRY.
+#[utoipa::path(
+    get,
+    path = "/automation/jobs/{id}/status",
+    tag = "automation",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job's state and result", body = JobStatus),
+        (status = 403, description = "Admins and managers only", body = ApiError),
+        (status = 404, description = "No such job", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn job_status(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let id: i64 = path.trim().parse().map_err(|_| AppError::from(ServiceError::NotFound))?;
     let job = state.jobs.find(id).await?.ok_or(ServiceError::NotFound)?;
@@ -40,6 +53,21 @@ pub struct LogQuery {
 }
 
 /// GET /automation/automation-log?page=&per_page= → the audit log, newest first.
+#[utoipa::path(
+    get,
+    path = "/automation/automation-log",
+    tag = "automation",
+    params(
+        ("page" = Option<i64>, Query, description = "From 1"),
+        ("per_page" = Option<i64>, Query, description = "1 to 200, default 50"),
+    ),
+    responses(
+        (status = 200, description = "A page of the audit log", body = AutomationLog),
+        (status = 403, description = "Admins only", body = ApiError),
+        (status = 422, description = "Paging refused", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn automation_log(state: web::Data<AppState>, query: web::Query<LogQuery>) -> Result<HttpResponse, AppError> {
     let paging = Paging::parse(query.page.as_deref(), query.per_page.as_deref(), 50)?;
     let (rows, total) = audit::page(&state.db, false, paging.page, paging.per_page).await?;

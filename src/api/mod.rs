@@ -2,6 +2,7 @@
 //! needed). Seed endpoints join here as their issues land.
 
 pub mod automation;
+pub mod doc;
 pub mod json;
 pub mod paging;
 pub mod tasks;
@@ -11,6 +12,16 @@ use actix_web::HttpResponse;
 use crate::http::access::CurrentUser;
 
 /// GET /api/me: who the token belongs to.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "account",
+    responses(
+        (status = 200, description = "The token's user", body = json::Me),
+        (status = 401, description = "No or an invalid token", body = json::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn me(user: CurrentUser) -> HttpResponse {
     let actor = user.actor;
     HttpResponse::Ok().json(serde_json::json!({

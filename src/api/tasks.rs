@@ -6,12 +6,12 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::api::json::{TaskJson, task_json};
+use crate::api::json::{ApiError, TaskJson, TaskList, TaskStatusPage, task_json};
 use crate::api::paging::Paging;
 use crate::app::AppState;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
-use crate::services::progress::{self, Kind, UpdateRequest};
+use crate::services::progress::{self, Kind, UpdateAnswer, UpdateRequest};
 use crate::services::task_views;
 use crate::services::{RequestMeta, ServiceError};
 use crate::store::task_views::TaskFilter;
@@ -34,6 +34,18 @@ fn parse_status(status: Option<String>) -> Result<Option<String>, AppError> {
 }
 
 /// GET /api/employee-tasks/: the caller's tasks.
+#[utoipa::path(
+    get,
+    path = "/api/employee-tasks/",
+    tag = "tasks",
+    params(("status" = Option<String>, Query, description = "PENDING, IN_PROGRESS, ON_HOLD, DONE or CANCELLED")),
+    responses(
+        (status = 200, description = "The caller's tasks", body = TaskList),
+        (status = 401, description = "No or an invalid token", body = ApiError),
+        (status = 422, description = "Unknown status", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn employee_tasks(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -46,7 +58,7 @@ pub async fn employee_tasks(
 }
 
 /// Body of a progress update.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressBody {
     progress_percentage: Option<serde_json::Value>,
@@ -152,6 +164,26 @@ async fn run_update(
 }
 
 /// POST /api/task/{id}/progress/.
+#[utoipa::path(
+    post,
+    path = "/api/task/{id}/progress/",
+    tag = "tasks",
+    params(
+        ("id" = i64, Path, description = "Task id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays answer the first result"),
+        ("If-Match" = Option<String>, Header, description = "The task version the change is based on"),
+    ),
+    request_body = ProgressBody,
+    responses(
+        (status = 200, description = "Progress stored", body = UpdateAnswer),
+        (status = 400, description = "Malformed body or header", body = ApiError),
+        (status = 404, description = "No such task, or not the caller's", body = ApiError),
+        (status = 409, description = "The task changed meanwhile (with its current state)", body = ApiError),
+        (status = 415, description = "Not JSON", body = ApiError),
+        (status = 422, description = "Progress outside 0-100, or another field refused", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn progress(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -164,6 +196,22 @@ pub async fn progress(
 }
 
 /// POST /api/task/{id}/complete/.
+#[utoipa::path(
+    post,
+    path = "/api/task/{id}/complete/",
+    tag = "tasks",
+    params(
+        ("id" = i64, Path, description = "Task id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays answer the first result"),
+    ),
+    request_body(content = Option<ProgressBody>, description = "Optional notes and version"),
+    responses(
+        (status = 200, description = "Completed", body = UpdateAnswer),
+        (status = 404, description = "No such task, or not the caller's", body = ApiError),
+        (status = 409, description = "The task changed meanwhile", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn complete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -188,6 +236,26 @@ pub struct StatusQuery {
 }
 
 /// GET /api/admin/task-status/: every task the caller may watch, paged.
+#[utoipa::path(
+    get,
+    path = "/api/admin/task-status/",
+    tag = "tasks",
+    params(
+        ("page" = Option<i64>, Query, description = "From 1"),
+        ("per_page" = Option<i64>, Query, description = "1 to 200, default 50"),
+        ("status" = Option<String>, Query),
+        ("priority" = Option<String>, Query, description = "LOW, MEDIUM, HIGH or URGENT"),
+        ("team" = Option<i64>, Query),
+        ("project" = Option<i64>, Query),
+        ("assignee" = Option<i64>, Query),
+    ),
+    responses(
+        (status = 200, description = "A page of tasks with counters", body = TaskStatusPage),
+        (status = 403, description = "Employees may not watch every task", body = ApiError),
+        (status = 422, description = "A filter or paging value refused", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn task_status(
     state: web::Data<AppState>,
     user: CurrentUser,

@@ -43,7 +43,7 @@ pub struct UpdateRequest {
 }
 
 /// The answer (the seed's fields plus the new version).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UpdateAnswer {
     /// Always "success".
     pub status: String,

@@ -180,3 +180,27 @@ async fn forwarded_headers_count_only_from_a_trusted_proxy_and_a_public_url_is_t
     );
     assert_eq!(post_with_origin(&browser, "http://evil.example", &[("Host", "evil.example")]).await, 403);
 }
+
+/// The API document and its page are served without a token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_document_and_its_page_are_served() {
+    let app = TestApp::try_spawn(Backend::Sqlite).await.expect("app");
+    let client = reqwest::Client::new();
+    let document = client.get(app.url("/api/openapi.json")).send().await.expect("GET");
+    assert_eq!(document.status(), 200);
+    let body: serde_json::Value = document.json().await.expect("JSON");
+    assert!(body["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", body["openapi"]);
+    assert!(body["paths"]["/api/employee-tasks/"]["get"].is_object());
+    let page = client.get(app.url("/api/docs")).send().await.expect("GET");
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = page.text().await.expect("body");
+    assert!(html.contains("/static/vendor/swagger-ui/swagger-ui-bundle.js") && html.contains("/static/js/api-docs.js"));
+    for asset in [
+        "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        "/static/vendor/swagger-ui/swagger-ui.css",
+        "/static/js/api-docs.js",
+    ] {
+        assert_eq!(client.get(app.url(asset)).send().await.expect("GET").status(), 200, "{asset}");
+    }
+}

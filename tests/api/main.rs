@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access;
+mod api_doc;
 mod auth;
 mod auth_devices;
 mod automation_api;
