@@ -238,7 +238,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 UserCommand::Disable { username } => {
                     let id = accounts::user_id_by_name(&database, &username).await.map_err(describe)?;
-                    accounts::set_active(&database, None, id, false, cli_meta()).await.map_err(describe)?;
+                    accounts::set_active(&database, &taskpulse::live::Hub::default(), None, id, false, cli_meta())
+                        .await
+                        .map_err(describe)?;
                     println!("User disabled; their sessions have ended and their tokens no longer work.");
                 }
                 UserCommand::Token { username, name } => {

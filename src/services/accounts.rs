@@ -4,6 +4,7 @@ use crate::db::{Db, is_unique_violation, now};
 use crate::domain::account::{Email, Username, parse_full_name};
 use crate::domain::password::check_policy;
 use crate::domain::role::Role;
+use crate::live::Hub;
 use crate::security::{digest, hash_password, password_work, random_hex, verify_password};
 use crate::services::audit::{Entry, Outcome, record};
 use crate::services::{Actor, FieldErrors, RequestMeta, ServiceError};
@@ -111,17 +112,28 @@ pub async fn reset_password(
     store_password(db, user.id, &user.username, new_password, None, meta).await
 }
 
+/// A password change as typed on the profile form.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    /// The password now.
+    pub current: &'a str,
+    /// The new one.
+    pub new_password: &'a str,
+    /// The new one again.
+    pub confirm: &'a str,
+}
+
 /// A signed-in user changes their own password: the current one must match.
 /// Every other session of the user ends; `keep_session` (the caller's) stays.
 pub async fn change_own_password(
     db: &Db,
+    hub: &Hub,
     actor: &Actor,
-    current: &str,
-    new_password: &str,
-    confirm: &str,
+    change: PasswordChange<'_>,
     keep_session: &str,
     meta: RequestMeta,
 ) -> Result<(), ServiceError> {
+    let PasswordChange { current, new_password, confirm } = change;
     let id = actor.id;
     let user =
         db.read(move |conn| Ok::<_, ServiceError>(users::find(conn, id)?)).await?.ok_or(ServiceError::NotFound)?;
@@ -140,7 +152,10 @@ pub async fn change_own_password(
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }
-    store_password(db, user.id, &user.username, new_password, Some(keep_session.to_string()), meta).await
+    store_password(db, user.id, &user.username, new_password, Some(keep_session.to_string()), meta).await?;
+    // The other sessions are gone: so are their sockets.
+    hub.disconnect_user_except(user.id, keep_session);
+    Ok(())
 }
 
 async fn store_password(
@@ -169,11 +184,14 @@ async fn store_password(
     .await
 }
 
-/// Enables or disables a user by id. Disabling ends their sessions at once;
-/// their tokens stop working because only active users' tokens are accepted.
-/// An admin cannot disable themselves.
+/// Enables or disables a user by id. Disabling ends their sessions at once
+/// and, after the commit, closes their sockets in this process (other
+/// instances close theirs at their next session check); their tokens stop
+/// working because only active users' tokens are accepted. An admin cannot
+/// disable themselves.
 pub async fn set_active(
     db: &Db,
+    hub: &Hub,
     actor_id: Option<i64>,
     user_id: i64,
     active: bool,
@@ -203,7 +221,11 @@ pub async fn set_active(
         )?;
         Ok(())
     })
-    .await
+    .await?;
+    if !active {
+        hub.disconnect_user(user_id);
+    }
+    Ok(())
 }
 
 /// Finds a user id by username.

@@ -5,6 +5,7 @@ use crate::domain::login::{
     SessionPolicy, TOUCH_INTERVAL, device_cookie_name, device_is_honoured, device_throttle_key, lockout_after,
     normalise_account, session_is_live,
 };
+use crate::live::Hub;
 use crate::security::{digest, password_work, random_hex, verify_dummy, verify_password};
 use crate::services::audit::{Entry, Outcome, record};
 use crate::services::{Actor, RequestMeta, ServiceError};
@@ -201,25 +202,17 @@ pub async fn login_from(
     }
 }
 
-/// Ends a session.
-pub async fn logout(db: &Db, session: SessionUser, meta: RequestMeta) -> Result<(), ServiceError> {
+/// Ends a session; its open sockets close once it is gone.
+pub async fn logout(db: &Db, hub: &Hub, session: SessionUser, meta: RequestMeta) -> Result<(), ServiceError> {
+    let session_id = session.session_id.clone();
     db.write(move |conn| {
         sessions::delete(conn, &session.session_id)?;
-        record(
-            conn,
-            &meta,
-            Entry {
-                actor_id: Some(session.actor.id),
-                action: "logout",
-                resource_type: "session",
-                resource_id: None,
-                outcome: Outcome::Success,
-                details: String::new(),
-            },
-        )?;
-        Ok(())
+        record(conn, &meta, Entry::success(session.actor.id, "logout", "session", None))?;
+        Ok::<_, ServiceError>(())
     })
-    .await
+    .await?;
+    hub.disconnect_session(&session_id);
+    Ok(())
 }
 
 /// Recognises a session cookie. Expired sessions are deleted; activity is

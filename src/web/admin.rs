@@ -64,8 +64,7 @@ pub async fn disable(
     meta: RequestMeta,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    accounts::set_active(&state.db, Some(user.actor.id), id, false, meta).await?;
-    state.hub.disconnect_user(id);
+    accounts::set_active(&state.db, &state.hub, Some(user.actor.id), id, false, meta).await?;
     Ok(flash::redirect("/admin/users", Level::Success, "User disabled; their sessions and tokens no longer work."))
 }
 
@@ -76,7 +75,7 @@ pub async fn enable(
     path: web::Path<i64>,
     meta: RequestMeta,
 ) -> Result<HttpResponse, AppError> {
-    accounts::set_active(&state.db, Some(user.actor.id), path.into_inner(), true, meta).await?;
+    accounts::set_active(&state.db, &state.hub, Some(user.actor.id), path.into_inner(), true, meta).await?;
     Ok(flash::redirect("/admin/users", Level::Success, "User enabled."))
 }
 

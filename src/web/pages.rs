@@ -175,8 +175,7 @@ pub async fn logout(
     meta: RequestMeta,
 ) -> Result<HttpResponse, AppError> {
     if let Some(session) = user.session {
-        state.hub.disconnect_session(&session.session_id);
-        auth::logout(&state.db, session, meta).await?;
+        auth::logout(&state.db, &state.hub, session, meta).await?;
     }
     let mut response = flash::redirect("/login", Level::Info, "You have been signed out.");
     let mut removal = Cookie::build(SESSION_COOKIE, "").path("/").finish();

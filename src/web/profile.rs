@@ -86,23 +86,23 @@ pub async fn change_password(
     let session = user.session.as_ref().map(|s| s.session_id.clone()).unwrap_or_default();
     match accounts::change_own_password(
         &state.db,
+        &state.hub,
         &user.actor,
-        &form.current_password,
-        &form.new_password,
-        &form.confirm_password,
+        accounts::PasswordChange {
+            current: &form.current_password,
+            new_password: &form.new_password,
+            confirm: &form.confirm_password,
+        },
         &session,
         meta,
     )
     .await
     {
-        Ok(()) => {
-            state.hub.disconnect_user_except(user.actor.id, &session);
-            Ok(flash::redirect(
-                "/profile",
-                Level::Success,
-                "Password changed. Your other sessions have been signed out.",
-            ))
-        }
+        Ok(()) => Ok(flash::redirect(
+            "/profile",
+            Level::Success,
+            "Password changed. Your other sessions have been signed out.",
+        )),
         Err(ServiceError::Invalid(errors)) => {
             render(&state, &user, StatusCode::UNPROCESSABLE_ENTITY, None, None, String::new(), errors).await
         }
