@@ -5,10 +5,25 @@
 use actix_web::web;
 
 use crate::api;
-use crate::http::access::{ADMIN, ADMIN_MANAGER, ANY_ROLE, Access, MONITOR_ROLES, RouteSpec};
+use crate::http::access::{ADMIN, ADMIN_MANAGER, ANY_ROLE, Access, MONITOR_ROLES, NavLink, RouteSpec};
 use crate::http::assets;
 use crate::web::live::socket as live;
 use crate::web::{admin, jobs, notifications, ops, pages, payroll, profile, tasks, time};
+
+/// The navigation, in order. Who sees a link is the policy of its page's
+/// GET route below: the table is the one source of truth.
+pub const NAV: &[NavLink] = &[
+    NavLink { path: "/", label: "Home", key: "home" },
+    NavLink { path: "/tasks", label: "My tasks", key: "mine" },
+    NavLink { path: "/time", label: "My time", key: "time" },
+    NavLink { path: "/monitor", label: "Monitor", key: "monitor" },
+    NavLink { path: "/tasks/new", label: "Assign", key: "assign" },
+    NavLink { path: "/admin/users", label: "Users", key: "users" },
+    NavLink { path: "/admin/audit", label: "Audit log", key: "audit" },
+    NavLink { path: "/jobs", label: "Jobs", key: "jobs" },
+    NavLink { path: "/payroll", label: "Payroll", key: "payroll" },
+    NavLink { path: "/profile", label: "Profile", key: "profile" },
+];
 
 macro_rules! routes {
     ($($method:ident $path:literal => $handler:path, $access:expr;)*) => {
@@ -84,4 +99,34 @@ routes! {
     GET  "/api/admin/task-status/"     => api::tasks::task_status,    Access::Token(MONITOR_ROLES);
     GET  "/automation/jobs/{id}/status" => api::automation::job_status, Access::Token(ADMIN_MANAGER);
     GET  "/automation/automation-log"  => api::automation::automation_log, Access::Token(ADMIN);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::role::Role;
+    use crate::http::access::{Navigation, RouteTable};
+
+    fn labels(role: Role) -> Vec<&'static str> {
+        RouteTable(ROUTES).visible(Navigation(NAV), role).iter().map(|l| l.label).collect()
+    }
+
+    #[test]
+    fn every_link_is_a_page_of_the_table() {
+        for link in NAV {
+            let page = ROUTES.iter().find(|r| r.method == "GET" && r.path == link.path);
+            assert!(matches!(page.map(|p| p.access), Some(Access::Session(_))), "{} is not a page", link.path);
+        }
+    }
+
+    #[test]
+    fn each_role_sees_the_links_its_policies_allow() {
+        assert_eq!(labels(Role::Employee), ["Home", "My tasks", "My time", "Profile"]);
+        assert_eq!(labels(Role::Lead), ["Home", "My tasks", "My time", "Monitor", "Assign", "Profile"]);
+        assert_eq!(labels(Role::Manager), ["Home", "My tasks", "My time", "Monitor", "Assign", "Profile"]);
+        assert_eq!(
+            labels(Role::Admin),
+            ["Home", "My tasks", "My time", "Monitor", "Assign", "Users", "Audit log", "Jobs", "Payroll", "Profile"]
+        );
+    }
 }

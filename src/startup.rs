@@ -71,6 +71,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(feed.clone())
                 .app_data(access::RouteTable(crate::routes::ROUTES))
+                .app_data(access::Navigation(crate::routes::NAV))
                 .app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(errors::json_error))
                 .app_data(web::FormConfig::default().limit(FORM_LIMIT).error_handler(errors::form_error))
                 .app_data(web::QueryConfig::default().error_handler(errors::query_error))

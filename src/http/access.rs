@@ -54,7 +54,25 @@ pub struct CurrentUser {
     pub actor: Actor,
     /// The browser session, for cookie-authenticated requests.
     pub session: Option<auth::SessionUser>,
+    /// The navigation links this user's role may open (pages only).
+    pub nav: Vec<NavLink>,
 }
+
+/// A link of the navigation: a page of the route table, shown to whoever
+/// that page's GET route admits (so the links follow the policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NavLink {
+    /// The page.
+    pub path: &'static str,
+    /// Its text.
+    pub label: &'static str,
+    /// The key pages name to mark it current.
+    pub key: &'static str,
+}
+
+/// The navigation in order, handed to the app as data with the route table.
+#[derive(Debug, Clone, Copy)]
+pub struct Navigation(pub &'static [NavLink]);
 
 impl CurrentUser {
     /// The session's CSRF token (empty for API callers).
@@ -104,6 +122,18 @@ pub const CSRF_FIELD: &str = "csrf_token";
 pub struct RouteTable(pub &'static [RouteSpec]);
 
 impl RouteTable {
+    /// Whether `role` may open the page at `path` (its GET route admits the
+    /// role's sessions).
+    pub fn admits(self, path: &str, role: Role) -> bool {
+        self.policy_for(&Method::GET, path)
+            .is_some_and(|spec| matches!(spec.access, Access::Session(roles) if roles.contains(&role)))
+    }
+
+    /// The links of `nav` that `role` may open.
+    pub fn visible(self, nav: Navigation, role: Role) -> Vec<NavLink> {
+        nav.0.iter().filter(|link| self.admits(link.path, role)).copied().collect()
+    }
+
     /// The policy of a request's route.
     pub fn policy_for(self, method: &Method, pattern: &str) -> Option<&'static RouteSpec> {
         self.0.iter().find(|r| r.path == pattern && r.method == method.as_str())
@@ -186,7 +216,11 @@ async fn check(req: &mut ServiceRequest, spec: RouteSpec) -> Result<(), AppError
                     return Err(err);
                 }
             }
-            req.extensions_mut().insert(CurrentUser { actor, session: Some(session) });
+            let nav = match (req.app_data::<RouteTable>(), req.app_data::<Navigation>()) {
+                (Some(table), Some(nav)) => table.visible(*nav, actor.role),
+                _ => Vec::new(),
+            };
+            req.extensions_mut().insert(CurrentUser { actor, session: Some(session), nav });
             Ok(())
         }
         Access::Token(roles) => {
@@ -202,7 +236,7 @@ async fn check(req: &mut ServiceRequest, spec: RouteSpec) -> Result<(), AppError
                 deny(req, &state, Some(actor.id), "role not allowed").await;
                 return Err(AppError::Forbidden);
             }
-            req.extensions_mut().insert(CurrentUser { actor, session: None });
+            req.extensions_mut().insert(CurrentUser { actor, session: None, nav: Vec::new() });
             Ok(())
         }
     }

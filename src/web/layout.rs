@@ -1,8 +1,7 @@
-//! What every page's base layout needs: the signed-in user, navigation by
-//! role, the CSRF token, a flash message and the asset URLs.
+//! What every page's base layout needs: the signed-in user, the navigation
+//! their role may use, the CSRF token, a flash message and the asset URLs.
 
-use crate::domain::role::Role;
-use crate::http::access::CurrentUser;
+use crate::http::access::{CurrentUser, NavLink};
 use crate::http::assets::{AssetUrls, asset_urls};
 use crate::http::flash::Flash;
 use crate::services::Actor;
@@ -31,6 +30,8 @@ pub struct Layout {
     pub flash: Option<Flash>,
     /// Key of the current navigation entry.
     pub nav: &'static str,
+    /// The links the user may open, in order.
+    pub links: Vec<NavLink>,
     /// Cache-busted asset URLs.
     pub assets: &'static AssetUrls,
 }
@@ -44,13 +45,14 @@ impl Layout {
             csrf: user.csrf().to_string(),
             flash,
             nav,
+            links: user.nav.clone(),
             assets: asset_urls(),
         }
     }
 
     /// Layout for a page seen before signing in.
     pub fn anonymous(title: impl Into<String>, csrf: String, flash: Option<Flash>) -> Layout {
-        Layout { title: title.into(), actor: None, csrf, flash, nav: "", assets: asset_urls() }
+        Layout { title: title.into(), actor: None, csrf, flash, nav: "", links: Vec::new(), assets: asset_urls() }
     }
 
     /// Today (UTC), for date fields.
@@ -58,21 +60,9 @@ impl Layout {
         crate::db::now().date()
     }
 
-    /// The navigation entries the user's role may use.
+    /// The navigation entries the user's role may use (from the route
+    /// table's policies), the current one marked.
     pub fn nav_items(&self) -> Vec<NavItem> {
-        let Some(actor) = &self.actor else { return Vec::new() };
-        let mut items = vec![("/", "Home", "home"), ("/tasks", "My tasks", "mine"), ("/time", "My time", "time")];
-        if actor.role != Role::Employee {
-            items.push(("/monitor", "Monitor", "monitor"));
-            items.push(("/tasks/new", "Assign", "assign"));
-        }
-        if actor.role == Role::Admin {
-            items.push(("/admin/users", "Users", "users"));
-            items.push(("/admin/audit", "Audit log", "audit"));
-            items.push(("/jobs", "Jobs", "jobs"));
-            items.push(("/payroll", "Payroll", "payroll"));
-        }
-        items.push(("/profile", "Profile", "profile"));
-        items.into_iter().map(|(href, label, key)| NavItem { href, label, current: key == self.nav }).collect()
+        self.links.iter().map(|l| NavItem { href: l.path, label: l.label, current: l.key == self.nav }).collect()
     }
 }
