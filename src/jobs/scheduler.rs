@@ -123,32 +123,9 @@ pub async fn tick(engine: &Jobs) -> Result<Vec<i64>, ServiceError> {
     Ok(enqueued)
 }
 
-/// The default catalogue (added at start-up when missing; edits are kept).
-pub fn defaults(now: NaiveDateTime) -> Vec<Schedule> {
-    let schedule = |name: &str, cron: &str| Schedule {
-        name: name.into(),
-        job_kind: name.into(),
-        cron: cron.into(),
-        timezone: "UTC".into(),
-        enabled: true,
-        catch_up: "once".into(),
-        last_slot: None,
-        updated_at: now,
-    };
-    vec![
-        schedule("overdue-tasks", "0 6 * * *"),
-        schedule("high-priority-alert", "0 9 * * *"),
-        schedule("stale-progress", "15 17 * * *"),
-        schedule("cleanup-notifications", "0 2 * * SUN"),
-        schedule("cleanup-jobs", "30 2 * * *"),
-        schedule("send-pending-notifications", "0 * * * *"),
-        schedule("weekly-payroll", "0 7 * * MON"),
-    ]
-}
-
 /// Adds the default schedules that are missing.
 pub async fn ensure_defaults(engine: &Jobs) -> Result<(), ServiceError> {
-    let defaults = defaults(engine.now());
+    let defaults = super::kinds::default_schedules(engine.now());
     engine
         .db()
         .write(move |conn| {

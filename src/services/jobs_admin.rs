@@ -29,3 +29,13 @@ pub async fn overview(db: &Db) -> Result<JobsOverview, ServiceError> {
     let outbox = super::mail::outbox(db).await?;
     Ok(JobsOverview { counts, recent, outbox })
 }
+
+/// Prunes finished jobs: succeeded ones finished before `succeeded_before`,
+/// dead ones before `dead_before`; returns how many went.
+pub async fn prune(
+    db: &Db,
+    succeeded_before: chrono::NaiveDateTime,
+    dead_before: chrono::NaiveDateTime,
+) -> Result<usize, ServiceError> {
+    db.write(move |conn| Ok::<_, ServiceError>(store::prune(conn, succeeded_before, dead_before)?)).await
+}

@@ -185,6 +185,28 @@ pub async fn deliver(db: &Db, settings: &MailSettings, now: NaiveDateTime) -> Re
     }
 }
 
+/// Queues the emails that notifications call for, then delivers every
+/// queued message (`digests`: also the hourly digests). A failed delivery
+/// is an error naming how many could not be sent; they wait in the outbox.
+pub async fn send_pending(
+    db: &Db,
+    settings: &MailSettings,
+    digests: bool,
+    now: NaiveDateTime,
+) -> Result<serde_json::Value, String> {
+    let base_url = settings.base_url.clone();
+    let queued = db.write(move |conn| queue_pending(conn, digests, &base_url, now)).await.map_err(|e| e.to_string())?;
+    let delivery = deliver(db, settings, now).await.map_err(|e| e.to_string())?;
+    if let Some(error) = delivery.error {
+        return Err(format!(
+            "{} of {} emails could not be sent: {error}",
+            delivery.failed,
+            delivery.failed + delivery.sent
+        ));
+    }
+    Ok(serde_json::json!({ "queued": queued, "sent": delivery.sent }))
+}
+
 /// Sends a test message to the admin's own address at once; the answer
 /// says where it went or why it failed.
 pub async fn send_test(

@@ -2,6 +2,7 @@
 //! together); web and API handlers call exactly one service function.
 
 pub mod accounts;
+pub mod alerts;
 pub mod assign;
 pub mod audit;
 pub mod auth;

@@ -87,6 +87,36 @@ pub fn generate(
     Ok((period, summary))
 }
 
+/// The scheduled run at `slot`: the period of the previous Monday–Sunday in
+/// the schedule's time zone, or of the week holding `week` (YYYY-MM-DD)
+/// when given; a week not yet over is refused.
+pub async fn generate_scheduled(
+    db: &Db,
+    slot: NaiveDateTime,
+    week: Option<&str>,
+) -> Result<serde_json::Value, ServiceError> {
+    let chosen = match week {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<NaiveDate>().map_err(|_| ServiceError::field("week", "week must be a day as YYYY-MM-DD"))?,
+        ),
+    };
+    db.write(move |conn| {
+        let start = match chosen {
+            Some(day) => rules::payable_week(day, slot.date()).map_err(|e| ServiceError::field("week", e))?,
+            None => {
+                let zone = crate::store::schedules::schedule(conn, "weekly-payroll")?
+                    .and_then(|s| s.timezone.parse::<chrono_tz::Tz>().ok())
+                    .unwrap_or(chrono_tz::UTC);
+                let local = chrono::TimeZone::from_utc_datetime(&zone, &slot).date_naive();
+                rules::previous_week(local).0
+            }
+        };
+        Ok(generate(conn, start, slot)?.1)
+    })
+    .await
+}
+
 /// The latest periods (admin).
 pub async fn periods(db: &Db, actor: &Actor) -> Result<Vec<Period>, ServiceError> {
     admin_only(actor)?;
