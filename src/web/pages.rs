@@ -124,6 +124,14 @@ fn session_cookies(value: String, state: &AppState) -> (Cookie<'static>, Cookie<
     (session, used_csrf)
 }
 
+/// Seconds the caller's address must wait before signing in again, if its
+/// per-minute allowance is used up.
+fn address_throttled(req: &HttpRequest, state: &AppState) -> Option<u64> {
+    let ip = req.peer_addr()?.ip();
+    let not_until = state.login_limiter.check_key(&ip).err()?;
+    Some(not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
+}
+
 /// POST /login: checks credentials, opens a session with a fresh id; the
 /// account's device cookie, when the browser has one, is passed along.
 pub async fn login(
@@ -135,10 +143,7 @@ pub async fn login(
     let form = form.into_inner();
     let csrf = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_else(|| random_hex(32));
     let next = safe_next(&form.next).to_string();
-    if let Some(ip) = req.peer_addr().map(|a| a.ip())
-        && let Err(not_until) = state.login_limiter.check_key(&ip)
-    {
-        let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
+    if let Some(wait) = address_throttled(&req, &state) {
         let message = format!("Too many sign-in attempts from your address. Try again in {wait} seconds.");
         return throttled(csrf, form, next, message, wait);
     }

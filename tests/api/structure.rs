@@ -254,6 +254,25 @@ fn no_file_is_over_400_lines_without_a_reason_at_its_top() {
     assert!(long.is_empty(), "split these, or say at the top why not (\"Longer than 400 lines: …\"): {long:?}");
 }
 
+/// A handler does one thing: extract, authorize, call a service, answer.
+const MAX_HANDLER_LINES: usize = 40;
+
+#[test]
+fn no_handler_is_over_40_lines() {
+    let mut long = Vec::new();
+    for source in sources().into_iter().filter(|s| matches!(s.module.first().map(String::as_str), Some("web" | "api")))
+    {
+        let lines: Vec<&str> = source.text.lines().collect();
+        for (start, line) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("pub async fn ")) {
+            let length = lines[start..].iter().position(|l| *l == "}").map_or(lines.len() - start, |end| end + 1);
+            if length > MAX_HANDLER_LINES {
+                long.push(format!("src/{}:{} ({length} lines)", source.path, start + 1));
+            }
+        }
+    }
+    assert!(long.is_empty(), "move the work of these into helpers or a service: {long:?}");
+}
+
 #[test]
 fn the_checker_sees_groups_and_nested_paths() {
     let paths =

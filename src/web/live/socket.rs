@@ -163,9 +163,9 @@ pub async fn api_feed(
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let token = bearer_token(req.headers()).unwrap_or_default();
-    let (response, mut ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let (response, ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let state = state.into_inner();
-    let mut updates = feed.subscribe();
+    let updates = feed.subscribe();
     let page = Page {
         csrf: String::new(),
         actor: user.actor,
@@ -173,60 +173,71 @@ pub async fn api_feed(
         shown: HashSet::new(),
         counters_dirty: false,
     };
-    actix_web::rt::spawn(async move {
-        let mut stream = stream.max_frame_size(64 * 1024);
-        let (conn_id, mut kicked) = state.hub.register(page.actor.id, String::new());
-        let mut heartbeat = tokio::time::interval(HEARTBEAT);
-        let mut recheck = tokio::time::interval(RECHECK);
-        let mut last_heard = Instant::now();
-        loop {
-            let message = tokio::select! {
-                _ = &mut kicked => break,
-                // A revoked token or a disabled user ends the feed within seconds.
-                _ = recheck.tick() => match auth::actor_from_token(&state.db, &token).await {
-                    Ok(Some(_)) => continue,
-                    Ok(None) => break,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "could not re-check a feed's token");
-                        continue;
-                    }
-                },
-                _ = heartbeat.tick() => {
-                    if last_heard.elapsed() > HEARTBEAT * 3 || ws.ping(b"").await.is_err() {
-                        break;
-                    }
+    actix_web::rt::spawn(serve_feed(state, ws, stream, page, updates, token));
+    Ok(response)
+}
+
+/// Forwards the feed to one API client until it leaves, its token stops
+/// working, or it falls silent.
+async fn serve_feed(
+    state: Arc<AppState>,
+    mut ws: Session,
+    stream: MessageStream,
+    page: Page,
+    mut updates: broadcast::Receiver<Update>,
+    token: String,
+) {
+    let mut stream = stream.max_frame_size(64 * 1024);
+    let (conn_id, mut kicked) = state.hub.register(page.actor.id, String::new());
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut recheck = tokio::time::interval(RECHECK);
+    let mut last_heard = Instant::now();
+    loop {
+        let message = tokio::select! {
+            _ = &mut kicked => break,
+            // A revoked token or a disabled user ends the feed within seconds.
+            _ = recheck.tick() => match auth::actor_from_token(&state.db, &token).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not re-check a feed's token");
                     continue;
                 }
-                update = updates.recv() => match update {
-                    Ok(Update::Task(u)) if may_access(page.viewer(), &u.card.assignee_teams) => u.json.clone(),
-                    Ok(Update::Presence(u)) if page.sees_presence(u.user_id, u.team_id) => u.json.clone(),
-                    Ok(Update::Bell(user_id, _, unread)) if user_id == page.actor.id => {
-                        serde_json::json!({ "type": "notifications", "unread": unread }).to_string()
-                    }
-                    Ok(Update::Resync) | Err(RecvError::Lagged(_)) => r#"{"type":"resync"}"#.to_string(),
-                    Ok(_) => continue,
-                    Err(RecvError::Closed) => break,
-                },
-                message = stream.recv() => match message {
-                    Some(Ok(Message::Ping(bytes))) => {
-                        last_heard = Instant::now();
-                        if ws.pong(&bytes).await.is_err() { break; }
-                        continue;
-                    }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => {
-                        last_heard = Instant::now();
-                        state.hub.touch(conn_id);
-                        continue;
-                    }
-                },
-            };
-            if ws.text(message).await.is_err() {
-                break;
+            },
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > HEARTBEAT * 3 || ws.ping(b"").await.is_err() {
+                    break;
+                }
+                continue;
             }
+            update = updates.recv() => match update {
+                Ok(Update::Task(u)) if may_access(page.viewer(), &u.card.assignee_teams) => u.json.clone(),
+                Ok(Update::Presence(u)) if page.sees_presence(u.user_id, u.team_id) => u.json.clone(),
+                Ok(Update::Bell(user_id, _, unread)) if user_id == page.actor.id => {
+                    serde_json::json!({ "type": "notifications", "unread": unread }).to_string()
+                }
+                Ok(Update::Resync) | Err(RecvError::Lagged(_)) => r#"{"type":"resync"}"#.to_string(),
+                Ok(_) => continue,
+                Err(RecvError::Closed) => break,
+            },
+            message = stream.recv() => match message {
+                Some(Ok(Message::Ping(bytes))) => {
+                    last_heard = Instant::now();
+                    if ws.pong(&bytes).await.is_err() { break; }
+                    continue;
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {
+                    last_heard = Instant::now();
+                    state.hub.touch(conn_id);
+                    continue;
+                }
+            },
+        };
+        if ws.text(message).await.is_err() {
+            break;
         }
-        state.hub.unregister(conn_id);
-        let _ = ws.close(None).await;
-    });
-    Ok(response)
+    }
+    state.hub.unregister(conn_id);
+    let _ = ws.close(None).await;
 }

@@ -98,59 +98,64 @@ pub async fn update_progress(
 ) -> Result<HttpResponse, AppError> {
     let task_id = path.into_inner();
     let form = form.into_inner();
-    let json = crate::http::errors::wants_json(&req);
     let back = form.next.as_deref().and_then(local_path).unwrap_or("/tasks").to_string();
-    let result = async {
-        let kind = if form.action.as_deref() == Some("complete") { Kind::Complete } else { Kind::Progress };
-        let raw = form.progress_quick.as_deref().filter(|q| !q.is_empty()).unwrap_or(&form.progress);
-        let progress = match kind {
-            Kind::Complete => 100,
-            Kind::Progress => {
-                parse_whole("progress_percentage", raw, "Progress must be a whole number from 0 to 100.")?
-            }
-        };
-        let request = UpdateRequest {
-            task_id,
-            kind,
-            progress,
-            notes: form.notes.clone(),
-            occupancy: form.occupancy_status.clone().or_else(|| Some("ACTIVE".into())),
-            expected_version: parse_version(form.version.as_deref())?,
-            idempotency_key: form.idempotency_key.clone(),
-        };
-        progress::update(&state.db, &state.bus, &user.actor, request).await
+    let result = match update_request(task_id, &form) {
+        Ok(request) => progress::update(&state.db, &state.bus, &user.actor, request).await,
+        Err(err) => Err(err),
+    };
+    if crate::http::errors::wants_json(&req) {
+        let outcome = result?;
+        let recent = Some(partials::STATE_UPDATES as i64);
+        let card = task_views::card(&state.db, &state.hub, &user.actor, task_id, recent).await?;
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "status": outcome.answer.status,
+            "task_id": outcome.answer.task_id,
+            "new_progress": outcome.answer.new_progress,
+            "task_status": outcome.answer.task_status,
+            "version": outcome.answer.version,
+            "replayed": outcome.replayed,
+            "state_html": partials::task_state(&card, false),
+        })));
     }
-    .await;
-    match (result, json) {
-        (Ok(outcome), true) => {
-            let recent = Some(partials::STATE_UPDATES as i64);
-            let card = task_views::card(&state.db, &state.hub, &user.actor, task_id, recent).await?;
-            let body = serde_json::json!({
-                "status": outcome.answer.status,
-                "task_id": outcome.answer.task_id,
-                "new_progress": outcome.answer.new_progress,
-                "task_status": outcome.answer.task_status,
-                "version": outcome.answer.version,
-                "replayed": outcome.replayed,
-                "state_html": partials::task_state(&card, false),
-            });
-            Ok(HttpResponse::Ok().json(body))
+    let (level, message) = match result {
+        Ok(outcome) => {
+            (Level::Success, format!("Saved: {}% ({}).", outcome.answer.new_progress, outcome.answer.task_status))
         }
-        (Err(err), true) => Err(err.into()),
-        (Ok(outcome), false) => {
-            let message = format!("Saved: {}% ({}).", outcome.answer.new_progress, outcome.answer.task_status);
-            Ok(flash::redirect(&back, Level::Success, &message))
-        }
-        (Err(ServiceError::Stale { current, .. }), false) => {
-            let message = format!(
-                "This task changed meanwhile: it is now at {}% ({}). Review it and try again.",
-                current["progress_percentage"],
-                current["status"].as_str().unwrap_or("")
-            );
-            Ok(flash::redirect(&back, Level::Error, &message))
-        }
-        (Err(ServiceError::Invalid(errors)), false) => Ok(flash::redirect(&back, Level::Error, summary(&errors))),
-        (Err(ServiceError::Conflict(message)), false) => Ok(flash::redirect(&back, Level::Error, &message)),
-        (Err(err), false) => Err(err.into()),
+        Err(err) => (Level::Error, refusal(err)?),
+    };
+    Ok(flash::redirect(&back, level, &message))
+}
+
+/// The update a progress form asks for (a quick button wins over the
+/// slider; "complete" means 100 %).
+fn update_request(task_id: i64, form: &ProgressForm) -> Result<UpdateRequest, ServiceError> {
+    let kind = if form.action.as_deref() == Some("complete") { Kind::Complete } else { Kind::Progress };
+    let raw = form.progress_quick.as_deref().filter(|q| !q.is_empty()).unwrap_or(&form.progress);
+    let progress = match kind {
+        Kind::Complete => 100,
+        Kind::Progress => parse_whole("progress_percentage", raw, "Progress must be a whole number from 0 to 100.")?,
+    };
+    Ok(UpdateRequest {
+        task_id,
+        kind,
+        progress,
+        notes: form.notes.clone(),
+        occupancy: form.occupancy_status.clone().or_else(|| Some("ACTIVE".into())),
+        expected_version: parse_version(form.version.as_deref())?,
+        idempotency_key: form.idempotency_key.clone(),
+    })
+}
+
+/// The message a refused plain-form update shows (other errors pass on).
+fn refusal(err: ServiceError) -> Result<String, ServiceError> {
+    match err {
+        ServiceError::Stale { current, .. } => Ok(format!(
+            "This task changed meanwhile: it is now at {}% ({}). Review it and try again.",
+            current["progress_percentage"],
+            current["status"].as_str().unwrap_or("")
+        )),
+        ServiceError::Invalid(errors) => Ok(summary(&errors)),
+        ServiceError::Conflict(message) => Ok(message),
+        other => Err(other),
     }
 }
