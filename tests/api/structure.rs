@@ -263,7 +263,7 @@ fn no_handler_is_over_40_lines() {
     for source in sources().into_iter().filter(|s| matches!(s.module.first().map(String::as_str), Some("web" | "api")))
     {
         let lines: Vec<&str> = source.text.lines().collect();
-        for (start, line) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("pub async fn ")) {
+        for (start, _) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("pub async fn ")) {
             let length = lines[start..].iter().position(|l| *l == "}").map_or(lines.len() - start, |end| end + 1);
             if length > MAX_HANDLER_LINES {
                 long.push(format!("src/{}:{} ({length} lines)", source.path, start + 1));
