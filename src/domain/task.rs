@@ -31,6 +31,32 @@ text_enum!(
     }
 );
 
+impl TaskStatus {
+    /// The status as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "Pending",
+            TaskStatus::InProgress => "In progress",
+            TaskStatus::OnHold => "On hold",
+            TaskStatus::Done => "Done",
+            TaskStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    /// The status changes offered from this status (target, button text):
+    /// a parked or cancelled task resumes, a done one can be cancelled, any
+    /// other can be put on hold or cancelled.
+    pub fn actions(self) -> &'static [(TaskStatus, &'static str)] {
+        match self {
+            TaskStatus::OnHold | TaskStatus::Cancelled => &[(TaskStatus::InProgress, "Resume")],
+            TaskStatus::Done => &[(TaskStatus::Cancelled, "Cancel")],
+            TaskStatus::Pending | TaskStatus::InProgress => {
+                &[(TaskStatus::OnHold, "Put on hold"), (TaskStatus::Cancelled, "Cancel")]
+            }
+        }
+    }
+}
+
 text_enum!(
     /// A person's presence: connected and active, connected but idle, or gone.
     Occupancy {

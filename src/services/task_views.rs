@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use crate::db::{Db, DbConn, now};
 use crate::domain::access::Viewer;
 use crate::domain::role::Role;
-use crate::domain::task::Occupancy;
+use crate::domain::task::{Occupancy, TaskStatus};
 use crate::live::Hub;
 use crate::services::{Actor, ServiceError};
 use crate::store::task_views::{self, TaskFilter, TrailRow};
@@ -163,14 +163,14 @@ impl MonitorPage {
 /// Counters over every task matching a filter (its status filter aside).
 fn counters_of(conn: &mut DbConn, filter: &TaskFilter) -> Result<Counters, ServiceError> {
     let (by_status, overdue) = task_views::counters(conn, filter, now())?;
-    let get = |s: &str| by_status.get(s).copied().unwrap_or(0);
+    let get = |s: TaskStatus| by_status.get(s.as_str()).copied().unwrap_or(0);
     Ok(Counters {
         total: by_status.values().sum(),
-        pending: get("PENDING"),
-        in_progress: get("IN_PROGRESS"),
-        on_hold: get("ON_HOLD"),
-        done: get("DONE"),
-        cancelled: get("CANCELLED"),
+        pending: get(TaskStatus::Pending),
+        in_progress: get(TaskStatus::InProgress),
+        on_hold: get(TaskStatus::OnHold),
+        done: get(TaskStatus::Done),
+        cancelled: get(TaskStatus::Cancelled),
         overdue,
     })
 }
@@ -206,13 +206,13 @@ pub async fn monitor(
     let hub = hub.clone();
     db.read(move |conn| {
         let counters = counters_of(conn, &filter)?;
-        let matching = match filter.status.as_deref() {
-            Some("PENDING") => counters.pending,
-            Some("IN_PROGRESS") => counters.in_progress,
-            Some("ON_HOLD") => counters.on_hold,
-            Some("DONE") => counters.done,
-            Some("CANCELLED") => counters.cancelled,
-            _ => counters.total,
+        let matching = match filter.status.as_deref().and_then(|s| s.parse::<TaskStatus>().ok()) {
+            Some(TaskStatus::Pending) => counters.pending,
+            Some(TaskStatus::InProgress) => counters.in_progress,
+            Some(TaskStatus::OnHold) => counters.on_hold,
+            Some(TaskStatus::Done) => counters.done,
+            Some(TaskStatus::Cancelled) => counters.cancelled,
+            None => counters.total,
         };
         let tasks = task_views::page(conn, &filter, per_page, (page - 1) * per_page)?;
         Ok(MonitorPage { cards: cards(conn, &hub, tasks, 5)?, counters, matching, page, per_page })

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
+use crate::domain::task::{Priority, TaskStatus};
 use crate::schema::{assignments, notifications, projects, tasks, users};
 
 /// A notification to add.
@@ -183,7 +184,7 @@ pub struct BusyProject {
 pub fn busy_projects(conn: &mut DbConn, threshold: i64) -> QueryResult<Vec<BusyProject>> {
     let rows: Vec<(i64, String, Option<i64>)> = projects::table
         .inner_join(tasks::table)
-        .filter(tasks::priority.eq_any(["HIGH", "URGENT"]))
+        .filter(tasks::priority.eq_any([Priority::High.as_str(), Priority::Urgent.as_str()]))
         .filter(tasks::status.ne_all(["DONE", "CANCELLED"]))
         .select((projects::id, projects::name, projects::manager_id))
         .order(projects::id.asc())
@@ -209,7 +210,7 @@ pub fn admins(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
 pub fn stale_in_progress(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(i64, String, i64)>> {
     tasks::table
         .inner_join(assignments::table)
-        .filter(tasks::status.eq("IN_PROGRESS"))
+        .filter(tasks::status.eq(TaskStatus::InProgress.as_str()))
         .filter(tasks::last_progress_update_at.is_null().or(tasks::last_progress_update_at.lt(since)))
         .select((tasks::id, tasks::title, assignments::user_id))
         .order((tasks::id.asc(), assignments::user_id.asc()))

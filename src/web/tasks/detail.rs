@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::domain::role::Role;
+use crate::domain::task::TaskStatus;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
@@ -42,14 +43,11 @@ pub async fn detail(
     let card = task_views::detail(&state.db, &state.hub, &user.actor, task_id).await?;
     let skills = task_views::skills(&state.db, task_id).await?;
     let role = user.actor.role;
-    let status_actions = if matches!(role, Role::Admin | Role::Manager) {
-        match card.task.status.as_str() {
-            "ON_HOLD" | "CANCELLED" => vec![("IN_PROGRESS", "Resume")],
-            "DONE" => vec![("CANCELLED", "Cancel")],
-            _ => vec![("ON_HOLD", "Put on hold"), ("CANCELLED", "Cancel")],
+    let status_actions: Vec<(&str, &str)> = match card.task.status.parse::<TaskStatus>() {
+        Ok(status) if matches!(role, Role::Admin | Role::Manager) => {
+            status.actions().iter().map(|(to, label)| (to.as_str(), *label)).collect()
         }
-    } else {
-        Vec::new()
+        _ => Vec::new(),
     };
     let assigned = card.assignees.iter().any(|a| a.user_id == user.actor.id);
     let time = crate::web::time::TaskTime::load(&state, &user, task_id, assigned).await?;

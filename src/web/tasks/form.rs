@@ -13,7 +13,7 @@ use crate::services::task_views::{self};
 use crate::services::{FieldErrors, ServiceError};
 use crate::web::layout::Layout;
 
-use super::shared::{PRIORITIES, parse_version};
+use super::shared::{parse_version, priorities};
 
 /// The assign form as typed, for redisplay.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +40,7 @@ struct FormPage {
     choices: FormChoices,
     /// Assignees outside the editor's reach: shown, kept, not changeable.
     kept: Vec<String>,
-    priorities: &'static [&'static str],
+    priorities: Vec<&'static str>,
 }
 
 impl FormPage {
@@ -134,7 +134,7 @@ async fn form_page(
         errors,
         choices,
         kept,
-        priorities: PRIORITIES,
+        priorities: priorities(),
     };
     crate::http::render::html_status(status, &page)
 }

@@ -17,7 +17,7 @@ use crate::services::task_views::{self};
 use crate::web::layout::Layout;
 use crate::web::partials;
 
-use super::shared::{STATUSES, known_status, parse_version, parse_whole, summary, ws_url};
+use super::shared::{known_status, parse_version, parse_whole, statuses, summary, ws_url};
 
 #[derive(Template)]
 #[template(path = "tasks/mine.html")]
@@ -25,7 +25,7 @@ struct MinePage {
     layout: Layout,
     me: i64,
     my_occupancy: Occupancy,
-    statuses: &'static [(&'static str, &'static str)],
+    statuses: Vec<(&'static str, &'static str)>,
     status: Option<String>,
     cards: Vec<String>,
     ws_url: String,
@@ -53,7 +53,7 @@ pub async fn mine(
         layout: Layout::for_user(&user, "My tasks", "mine", flash.0),
         me: user.actor.id,
         my_occupancy: state.hub.occupancy(user.actor.id),
-        statuses: STATUSES,
+        statuses: statuses(),
         cards: cards.iter().map(|c| partials::my_card(c, &csrf, None)).collect(),
         ws_url: ws_url("mine", &filters, since),
         status,

@@ -15,7 +15,7 @@ use crate::store::task_views::TaskFilter;
 use crate::web::layout::Layout;
 use crate::web::partials;
 
-use super::shared::{PRIORITIES, STATUSES, known_status, ws_url};
+use super::shared::{known_status, priorities, statuses, ws_url};
 
 /// Cards per monitor page.
 pub const MONITOR_PAGE_SIZE: i64 = 60;
@@ -54,7 +54,7 @@ impl MonitorFilters {
         let id = |raw: &Option<String>| raw.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
         MonitorFilters {
             status: known_status(query.status.as_deref()),
-            priority: query.priority.clone().filter(|p| PRIORITIES.contains(&p.as_str())),
+            priority: query.priority.clone().filter(|p| p.parse::<crate::domain::task::Priority>().is_ok()),
             team: id(&query.team),
             project: id(&query.project),
             assignee: id(&query.assignee),
@@ -104,8 +104,8 @@ impl MonitorFilters {
 struct MonitorPageView {
     layout: Layout,
     scope_label: &'static str,
-    statuses: &'static [(&'static str, &'static str)],
-    priorities: &'static [&'static str],
+    statuses: Vec<(&'static str, &'static str)>,
+    priorities: Vec<&'static str>,
     choices: FormChoices,
     query: MonitorFilters,
     counters: String,
@@ -139,8 +139,8 @@ pub async fn monitor(
     let page = MonitorPageView {
         layout: Layout::for_user(&user, "Monitor", "monitor", flash.0),
         scope_label: if user.actor.role == Role::Lead { "Your team's tasks" } else { "All tasks" },
-        statuses: STATUSES,
-        priorities: PRIORITIES,
+        statuses: statuses(),
+        priorities: priorities(),
         choices,
         counters: partials::counters(&view.counters, false),
         cards: view.cards.iter().map(|c| partials::monitor_card(c, None)).collect(),

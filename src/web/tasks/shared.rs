@@ -1,22 +1,22 @@
 //! What the task pages share: the status and priority choices, reading
 //! form numbers, and the live socket URL of a page.
 
+use crate::domain::task::{Priority, TaskStatus};
 use crate::services::{FieldErrors, ServiceError};
 
-/// Status filter choices (value, label).
-pub const STATUSES: &[(&str, &str)] = &[
-    ("PENDING", "Pending"),
-    ("IN_PROGRESS", "In progress"),
-    ("ON_HOLD", "On hold"),
-    ("DONE", "Done"),
-    ("CANCELLED", "Cancelled"),
-];
-/// Priority choices.
-pub const PRIORITIES: &[&str] = &["LOW", "MEDIUM", "HIGH", "URGENT"];
+/// Status filter choices (value, label), in a task's order of life.
+pub fn statuses() -> Vec<(&'static str, &'static str)> {
+    TaskStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect()
+}
+
+/// Priority choices, lowest first.
+pub fn priorities() -> Vec<&'static str> {
+    Priority::ALL.iter().map(|p| p.as_str()).collect()
+}
 
 /// A status filter value, if it is a known status.
 pub fn known_status(raw: Option<&str>) -> Option<String> {
-    raw.filter(|s| STATUSES.iter().any(|(v, _)| v == s)).map(str::to_string)
+    raw.and_then(|s| s.parse::<TaskStatus>().ok()).map(|s| s.as_str().to_string())
 }
 
 /// The WebSocket URL of a page: its view and filters, and the live-event
