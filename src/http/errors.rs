@@ -146,7 +146,7 @@ pub fn is_api_path(path: &str) -> bool {
 }
 
 #[derive(Template)]
-#[template(path = "error.html")]
+#[template(path = "errors/page.html")]
 struct ErrorPage<'a> {
     status: u16,
     title: &'a str,
@@ -156,7 +156,7 @@ struct ErrorPage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "partials/error_toast.html")]
+#[template(path = "errors/_toast.html")]
 struct ErrorToast<'a> {
     message: &'a str,
     request_id: &'a str,

@@ -14,7 +14,7 @@ use crate::store::users::UserListing;
 use crate::web::layout::Layout;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "admin_users.html")]
+#[template(path = "admin/users.html")]
 struct UsersPage {
     layout: Layout,
     users: Vec<UserListing>,
@@ -80,7 +80,7 @@ pub async fn enable(
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "admin_audit.html")]
+#[template(path = "admin/audit.html")]
 struct AuditPage {
     layout: Layout,
     entries: Vec<AuditEntry>,

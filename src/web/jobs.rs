@@ -24,7 +24,7 @@ pub fn duration(job: &Job) -> String {
 }
 
 #[derive(Template)]
-#[template(path = "partials/jobs_live.html")]
+#[template(path = "jobs/_live.html")]
 struct JobsLive<'a> {
     overview: &'a JobsOverview,
     csrf: &'a str,
@@ -41,7 +41,7 @@ pub fn live_fragment(overview: &JobsOverview, csrf: &str, oob: bool) -> String {
 }
 
 #[derive(Template)]
-#[template(path = "jobs.html")]
+#[template(path = "jobs/page.html")]
 struct JobsPage {
     layout: Layout,
     live: String,

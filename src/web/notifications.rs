@@ -13,7 +13,7 @@ use crate::web::layout::Layout;
 use crate::web::partials;
 
 #[derive(Template)]
-#[template(path = "notifications.html")]
+#[template(path = "notifications/page.html")]
 struct NotificationsPage {
     layout: Layout,
     items: Vec<Notification>,

@@ -20,7 +20,7 @@ use crate::services::{RequestMeta, ServiceError, auth, home};
 use crate::web::layout::Layout;
 
 #[derive(Template)]
-#[template(path = "login.html")]
+#[template(path = "auth/login.html")]
 struct LoginPage {
     layout: Layout,
     username: String,
@@ -190,7 +190,7 @@ pub async fn logout(
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "home.html")]
+#[template(path = "home/page.html")]
 struct HomePage {
     layout: Layout,
     data: HomeData,

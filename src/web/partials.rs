@@ -8,7 +8,7 @@ use crate::services::task_views::{Counters, TaskCard};
 
 /// A task on the monitor grid (`#mon-<id>`).
 #[derive(Template)]
-#[template(path = "partials/monitor_card.html")]
+#[template(path = "tasks/_monitor_card.html")]
 pub struct MonitorCard<'a> {
     /// The task.
     pub card: &'a TaskCard,
@@ -18,7 +18,7 @@ pub struct MonitorCard<'a> {
 
 /// A task on the employee's page, with its progress form (`#mine-<id>`).
 #[derive(Template)]
-#[template(path = "partials/my_card.html")]
+#[template(path = "tasks/_my_card.html")]
 pub struct MyCard<'a> {
     /// The task.
     pub card: &'a TaskCard,
@@ -37,7 +37,7 @@ pub const STATE_UPDATES: usize = 3;
 /// The live part of a task (`#state-<id>`): status, progress, latest updates
 /// and the version the form sends back.
 #[derive(Template)]
-#[template(path = "partials/task_state.html")]
+#[template(path = "tasks/_task_state.html")]
 pub struct TaskStateView<'a> {
     /// The task.
     pub card: &'a TaskCard,
@@ -47,7 +47,7 @@ pub struct TaskStateView<'a> {
 
 /// The monitor's counters (`#counters`).
 #[derive(Template)]
-#[template(path = "partials/counters.html")]
+#[template(path = "tasks/_counters.html")]
 pub struct CountersView<'a> {
     /// The figures.
     pub counters: &'a Counters,
@@ -57,7 +57,7 @@ pub struct CountersView<'a> {
 
 /// A person's presence indicator (every `.occ-u<id>` on the page).
 #[derive(Template)]
-#[template(path = "partials/occupancy.html")]
+#[template(path = "tasks/_occupancy.html")]
 pub struct OccupancyView {
     /// The person.
     pub user_id: i64,
@@ -69,7 +69,7 @@ pub struct OccupancyView {
 
 /// The header bell (`#bell`) with the unread count.
 #[derive(Template)]
-#[template(path = "partials/bell.html")]
+#[template(path = "notifications/_bell.html")]
 pub struct BellView {
     /// Unread notifications.
     pub unread: i64,

@@ -14,7 +14,7 @@ use crate::store::users::User;
 use crate::web::layout::Layout;
 
 #[derive(Template)]
-#[template(path = "profile.html")]
+#[template(path = "profile/page.html")]
 struct ProfilePage {
     layout: Layout,
     user: User,
