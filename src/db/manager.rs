@@ -128,8 +128,26 @@ impl Manager {
                      PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
                     self.synchronous.pragma()
                 );
-                conn.batch_execute(&pragmas)
-                    .map_err(|e| ConnectError(format!("cannot configure SQLite database {}: {e}", path.display())))?;
+                // Switching a new file to WAL takes an exclusive lock, and SQLite
+                // answers "database is locked" at once, without waiting, when
+                // several processes open the same new file together: try again
+                // briefly (at most about 5 s, as the busy timeout would).
+                let mut attempt = 0;
+                loop {
+                    match conn.batch_execute(&pragmas) {
+                        Ok(()) => break,
+                        Err(e) if attempt < 100 && e.to_string().contains("database is locked") => {
+                            attempt += 1;
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                        Err(e) => {
+                            return Err(ConnectError(format!(
+                                "cannot configure SQLite database {}: {e}",
+                                path.display()
+                            )));
+                        }
+                    }
+                }
                 Ok(DbConn::Sqlite(conn))
             }
         }
