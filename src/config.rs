@@ -83,6 +83,15 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Where links in messages point, for commands that send mail without
+/// serving (`jobs run`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LinkArgs {
+    /// The public URL links in messages start with.
+    #[arg(long, env = "TASKPULSE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+}
+
 /// Outgoing mail.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MailArgs {

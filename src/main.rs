@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use taskpulse::config::{DbArgs, MailArgs, ServeArgs, Settings};
+use taskpulse::config::{DbArgs, LinkArgs, MailArgs, ServeArgs, Settings};
 use taskpulse::domain::role::Role;
 use taskpulse::mail::MailSettings;
 use taskpulse::services::{RequestMeta, ServiceError, accounts, demo};
@@ -55,6 +55,8 @@ enum Command {
         db: DbArgs,
         #[command(flatten)]
         mail: MailArgs,
+        #[command(flatten)]
+        links: LinkArgs,
     },
 }
 
@@ -193,10 +195,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(%url, "listening");
             app.run_until_stopped().await?;
         }
-        Command::Jobs { action, db, mail } => {
+        Command::Jobs { action, db, mail, links } => {
             let settings = db.resolve()?;
-            let base_url = std::env::var("TASKPULSE_PUBLIC_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-            let mail = mail.resolve(&db.data_dir, &base_url)?;
+            let mail = mail.resolve(&db.data_dir, &links.public_url)?;
             let database = connect_and_migrate(&settings).await?;
             jobs_command(action, database, mail).await?;
         }
