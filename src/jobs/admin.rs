@@ -13,7 +13,7 @@ use crate::store::jobs::{self as store, Job};
 impl Jobs {
     /// Counts per state, recent jobs: what the Jobs page and CLI show.
     pub async fn overview(&self, recent: i64) -> Result<(Vec<(String, i64)>, Vec<Job>), ServiceError> {
-        self.db.read(move |conn| Ok::<_, ServiceError>((store::counts(conn)?, store::recent(conn, recent)?))).await
+        crate::services::jobs_admin::queue(&self.db, recent).await
     }
 
     /// One job.

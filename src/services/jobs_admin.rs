@@ -22,12 +22,16 @@ const RECENT: i64 = 50;
 
 /// Loads the live part of the Jobs page.
 pub async fn overview(db: &Db) -> Result<JobsOverview, ServiceError> {
-    let (mut counts, recent) =
-        db.read(|conn| Ok::<_, ServiceError>((store::counts(conn)?, store::recent(conn, RECENT)?))).await?;
+    let (mut counts, recent) = queue(db, RECENT).await?;
     let order = ["pending", "running", "retrying", "succeeded", "dead"];
     counts.sort_by_key(|(s, _)| order.iter().position(|o| o == s));
     let outbox = super::mail::outbox(db).await?;
     Ok(JobsOverview { counts, recent, outbox })
+}
+
+/// Jobs per state and the `recent` latest jobs (the Jobs page, the CLI).
+pub async fn queue(db: &Db, recent: i64) -> Result<(Vec<(String, i64)>, Vec<Job>), ServiceError> {
+    db.read(move |conn| Ok::<_, ServiceError>((store::counts(conn)?, store::recent(conn, recent)?))).await
 }
 
 /// Prunes finished jobs: succeeded ones finished before `succeeded_before`,
