@@ -10,6 +10,12 @@ use taskpulse::mail::MailSettings;
 use taskpulse::services::{RequestMeta, ServiceError, accounts, demo};
 use taskpulse::startup::{Application, connect_and_migrate};
 
+/// jemalloc hands freed memory back to the OS within seconds (background
+/// purge threads), where glibc's per-thread arenas keep argon2's buffers.
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Taskpulse: a self-hosted team task dashboard with live tracking and automation.
 #[derive(Parser)]
 #[command(version, about)]
