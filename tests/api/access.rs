@@ -9,7 +9,7 @@ use taskpulse::routes::ROUTES;
 use taskpulse::schema::audit_log;
 
 use crate::both_backends;
-use crate::helpers::*;
+use crate::support::*;
 
 /// Who calls: nobody, or a user of a role (with a fresh session and a token).
 #[derive(Debug, Clone, Copy)]

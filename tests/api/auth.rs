@@ -8,7 +8,7 @@ use taskpulse::domain::role::Role;
 use taskpulse::schema::{api_tokens, audit_log, sessions};
 
 use crate::both_backends;
-use crate::helpers::*;
+use crate::support::*;
 
 fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
@@ -18,33 +18,6 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with("tp_session=") && !v.starts_with("tp_session=;"))
         .map(str::to_string)
-}
-
-async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    client.get(app.url(path)).header("Cookie", format!("tp_session={cookie}")).send().await.unwrap()
-}
-
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().trim_start_matches("tp_session=").to_string()
-}
-
-async fn ws_connect(
-    app: &TestApp,
-    cookie: Option<&str>,
-    origin: &str,
-) -> Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, u16> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://127.0.0.1:{}/ws", app.port).into_client_request().unwrap();
-    request.headers_mut().insert("Origin", origin.parse().unwrap());
-    if let Some(cookie) = cookie {
-        request.headers_mut().insert("Cookie", format!("tp_session={cookie}").parse().unwrap());
-    }
-    match tokio_tungstenite::connect_async(request).await {
-        Ok((stream, _)) => Ok(stream),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
-        Err(other) => panic!("unexpected WebSocket error: {other}"),
-    }
 }
 
 /// Waits (bounded) until the socket is closed by the server.
@@ -77,8 +50,8 @@ both_backends! {
         assert!(first_cookie.contains("SameSite=Lax"), "{first_cookie}");
         assert!(!first_cookie.contains("Secure"), "plain HTTP: no Secure flag");
         let second = Browser::new(&app.address).try_login(&user.username, &user.password).await;
-        let second_cookie = session_cookie(&second).expect("session cookie set");
-        assert_ne!(cookie_value(&first_cookie), cookie_value(&second_cookie), "a new id at every login");
+        let _second_cookie = session_cookie(&second).expect("session cookie set");
+        assert_ne!(session_of(&first), session_of(&second), "a new id at every login");
         // A planted (fixated) session id is replaced at login.
         let raw = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let form_page = raw.get(app.url("/login")).header("Cookie", "tp_session=planted-by-attacker").send().await.unwrap();
@@ -92,16 +65,16 @@ both_backends! {
             .await
             .unwrap();
         assert_eq!(planted.status(), 303);
-        let issued = cookie_value(&session_cookie(&planted).unwrap());
+        let issued = session_of(&planted).unwrap();
         assert_ne!(issued, "planted-by-attacker");
 
-        let old = cookie_value(&first_cookie);
+        let old = session_of(&first).unwrap();
         browser.page("/").await;
-        let home = get_with_cookie(&app, "/", &old).await;
+        let home = get_with_session(&app, "/", &old).await;
         assert_eq!(home.status(), 200);
         let logout = browser.post_form("/logout", &[]).await;
         assert_eq!(logout.status(), 303);
-        let after = get_with_cookie(&app, "/", &old).await;
+        let after = get_with_session(&app, "/", &old).await;
         assert_eq!(after.status(), 303, "old cookie after logout is refused");
         assert!(after.headers()["location"].to_str().unwrap().starts_with("/login"));
         // Non-GET with the dead cookie gets 401.
@@ -222,8 +195,8 @@ both_backends! {
         // A live socket of the user, opened with their session cookie.
         let mut probe = Browser::new(&app.address);
         let login = probe.try_login(&user.username, &user.password).await;
-        let value = cookie_value(&session_cookie(&login).unwrap());
-        let mut socket = ws_connect(&app, Some(&value), &app.address).await.expect("socket opens");
+        let value = session_of(&login).unwrap();
+        let mut socket = try_socket(&app.address, "", Some(&value), &app.address).await.expect("socket opens");
 
         admin_browser.page("/admin/users").await;
         let response = admin_browser.post_form(&format!("/admin/users/{}/disable", user.id), &[]).await;
@@ -241,12 +214,12 @@ both_backends! {
 
     async fn websocket_requires_session_and_own_origin(app: TestApp) {
         let user = app.create_user("hana", Role::Employee).await;
-        assert_eq!(ws_connect(&app, None, &app.address).await.err(), Some(401));
+        assert_eq!(try_socket(&app.address, "", None, &app.address).await.err(), Some(401));
         let mut probe = Browser::new(&app.address);
         let login = probe.try_login(&user.username, &user.password).await;
-        let value = cookie_value(&session_cookie(&login).unwrap());
-        assert_eq!(ws_connect(&app, Some(&value), "http://evil.example").await.err(), Some(403));
-        assert!(ws_connect(&app, Some(&value), &app.address).await.is_ok());
+        let value = session_of(&login).unwrap();
+        assert_eq!(try_socket(&app.address, "", Some(&value), "http://evil.example").await.err(), Some(403));
+        assert!(try_socket(&app.address, "", Some(&value), &app.address).await.is_ok());
     }
 
     async fn failed_logins_lock_the_account_across_instances(app: TestApp) {

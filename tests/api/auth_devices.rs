@@ -8,7 +8,7 @@ use taskpulse::domain::role::Role;
 use taskpulse::schema::{audit_log, login_devices};
 
 use crate::both_backends;
-use crate::helpers::*;
+use crate::support::*;
 
 /// The `Set-Cookie` header of the account's device cookie, if the answer has one.
 fn device_set_cookie(response: &reqwest::Response, username: &str) -> Option<String> {

@@ -5,7 +5,7 @@ use taskpulse::domain::role::Role;
 use taskpulse::jobs::EnqueueOptions;
 
 use crate::both_backends;
-use crate::helpers::*;
+use crate::support::*;
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new().get(app.url(path)).bearer_auth(token).send().await.expect("GET");

@@ -1,7 +1,7 @@
 //! Operations endpoints, security headers, error pages and bad input.
 
 use crate::both_backends;
-use crate::helpers::*;
+use crate::support::*;
 use taskpulse::domain::role::Role;
 
 fn assert_security_headers(response: &reqwest::Response, what: &str) {

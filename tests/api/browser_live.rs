@@ -25,9 +25,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::browser::{ChromeDriver, browser_available, open_browser, sign_in, wait_for_text};
-use crate::fixtures::{self, Api, TaskSpec};
-use crate::helpers::{Backend, TestApp};
+use crate::support::browser::*;
+use crate::support::*;
 
 /// How often a condition in the page is checked.
 const POLL: Duration = Duration::from_millis(50);

@@ -9,7 +9,7 @@ use taskpulse::db::{
 use taskpulse::schema::*;
 use taskpulse::store::devices::{self, LoginDevice};
 
-use crate::helpers::*;
+use crate::support::*;
 
 fn count_every_table(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
     Ok(vec![

@@ -5,8 +5,7 @@
 use taskpulse::domain::role::Role;
 
 use crate::both_backends;
-use crate::fixtures::{TaskSpec, create_task, task, trail};
-use crate::helpers::{Backend, Browser, TestApp};
+use crate::support::*;
 
 /// A state change (the email preference form) with `Origin` and extra headers.
 async fn post_with_origin(browser: &Browser, origin: &str, extra: &[(&str, &str)]) -> u16 {
@@ -68,7 +67,7 @@ both_backends! {
         }
         // The login form itself never carries a hostile next into the page.
         let (_, page) = Browser::new(&app.address).page("/login?next=%2F%09%2Fevil.example").await;
-        let next = crate::helpers::value_of(&page, "input[name=next]").unwrap_or_default();
+        let next = crate::support::value_of(&page, "input[name=next]").unwrap_or_default();
         assert_eq!(next, "/");
     }
 
@@ -95,30 +94,30 @@ both_backends! {
         let admin = app.create_user("api-edge-admin", Role::Admin).await;
         let ann = app.create_user("api-edge-ann", Role::Employee).await;
         let task_id = create_task(&app, &admin, TaskSpec::new("Edge", &[&ann])).await;
-        let api = crate::fixtures::Api::for_user(&app, &admin).await;
+        let api = crate::support::Api::for_user(&app, &admin).await;
         for query in ["page=-1", "per_page=0", "per_page=100000", "page=x", "page=0&per_page=0"] {
-            let answer = crate::fixtures::send(api.get(&format!("/api/admin/task-status/?{query}"))).await;
+            let answer = crate::support::send(api.get(&format!("/api/admin/task-status/?{query}"))).await;
             assert_eq!(answer.0, 422, "{query}: {:?}", answer.1);
-            let log = crate::fixtures::send(api.get(&format!("/automation/automation-log?{query}"))).await;
+            let log = crate::support::send(api.get(&format!("/automation/automation-log?{query}"))).await;
             assert_eq!(log.0, 422, "the automation log pages the same way: {query}");
         }
-        assert_eq!(crate::fixtures::send(api.get("/api/admin/task-status/?page=1&per_page=200")).await.0, 200);
+        assert_eq!(crate::support::send(api.get("/api/admin/task-status/?page=1&per_page=200")).await.0, 200);
 
-        let ann_api = crate::fixtures::Api::for_user(&app, &ann).await;
-        let before = crate::fixtures::written(&app).await;
+        let ann_api = crate::support::Api::for_user(&app, &ann).await;
+        let before = crate::support::written(&app).await;
         let empty_key = ann_api.post(&format!("/api/task/{task_id}/progress/")).header("Idempotency-Key", "").json(&serde_json::json!({ "progress_percentage": 40 }));
-        assert_eq!(crate::fixtures::send(empty_key).await.0, 400, "an empty key is not 'no key'");
+        assert_eq!(crate::support::send(empty_key).await.0, 400, "an empty key is not 'no key'");
         let twice = ann_api
             .post(&format!("/api/task/{task_id}/progress/"))
             .header("Content-Type", "application/json")
             .body(r#"{"progress_percentage": 10, "progress_percentage": 90}"#);
-        let answer = crate::fixtures::send(twice).await;
+        let answer = crate::support::send(twice).await;
         assert_eq!(answer.0, 400, "a key given twice is refused: {:?}", answer.1);
-        assert_eq!(crate::fixtures::written(&app).await, before, "nothing written");
+        assert_eq!(crate::support::written(&app).await, before, "nothing written");
         assert_eq!(task(&app, task_id).await.progress, 0);
 
         // A right-to-left override in a title or a name is refused.
-        let refused = crate::fixtures::try_create_task(&app, &admin, TaskSpec::new("invoice\u{202E}fdp.exe", &[&ann])).await;
+        let refused = crate::support::try_create_task(&app, &admin, TaskSpec::new("invoice\u{202E}fdp.exe", &[&ann])).await;
         assert!(matches!(refused, Err(taskpulse::services::ServiceError::Invalid(ref e)) if e.contains_key("title")), "{refused:?}");
         let user = taskpulse::services::accounts::create_user(
             &app.db,

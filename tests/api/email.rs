@@ -15,8 +15,7 @@ use taskpulse::schema::{jobs, notifications, outbound_emails, users};
 use taskpulse::store::notifications::{NewNotification, add_once};
 
 use crate::both_backends;
-use crate::fixtures::{TaskSpec, create_task, run_kind_with, set_due};
-use crate::helpers::{TestApp, TestUser};
+use crate::support::*;
 
 fn mail_settings(dir: &Path) -> MailSettings {
     MailSettings::files(dir.to_path_buf(), "https://tasks.example.com")
@@ -218,10 +217,10 @@ both_backends! {
         assert_eq!(browser.post_form("/jobs/test-email", &[]).await.status(), 403);
         let mut admin_browser = app.browser_for(&admin).await;
         let (_, page) = admin_browser.page("/jobs").await;
-        assert!(crate::helpers::text_of(&page, "#mail-title").is_some());
+        assert!(crate::support::text_of(&page, "#mail-title").is_some());
         assert_eq!(admin_browser.post_form("/jobs/test-email", &[]).await.status(), 303);
         let (_, page) = admin_browser.page("/jobs").await;
-        assert!(crate::helpers::text_of(&page, ".flash-success").unwrap_or_default().contains("A test email went to pref-admin@"));
+        assert!(crate::support::text_of(&page, ".flash-success").unwrap_or_default().contains("A test email went to pref-admin@"));
         let sent = mails(&app.settings.mail.dir);
         assert_eq!(sent.len(), 1);
         assert!(headers(&sent[0]).contains("Subject: Taskpulse test email"));

@@ -20,7 +20,7 @@ use taskpulse::store::jobs::{self as job_store, Job};
 use tokio::sync::{Barrier, Notify};
 
 use crate::both_backends;
-use crate::helpers::*;
+use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -56,10 +56,6 @@ fn stuck(started: &Arc<Notify>) -> Handler {
             Ok(json!({}))
         }
     })
-}
-
-async fn job_row(db: &Db, id: i64) -> Job {
-    db.read(move |c| Ok::<_, DbError>(job_store::find(c, id)?)).await.expect("read job").expect("job exists")
 }
 
 async fn enqueue(engine: &Jobs, kind: &str, payload: Value, options: EnqueueOptions) -> i64 {

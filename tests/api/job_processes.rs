@@ -12,35 +12,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Value, json};
-use taskpulse::db::{Db, DbError};
+use taskpulse::db::DbError;
 use taskpulse::jobs::{EnqueueOptions, enqueue_in};
 use taskpulse::store::jobs::{self as job_store, Job, Schedule};
 
-use crate::helpers::*;
-use crate::reliability::{Server, library_app};
-
-/// Upper bound of every wait (a hang fails the test instead of blocking).
-const WAIT: Duration = Duration::from_secs(90);
-
-pub(crate) async fn job_row(db: &Db, id: i64) -> Job {
-    db.read(move |c| Ok::<_, DbError>(job_store::find(c, id)?)).await.expect("read job").expect("job exists")
-}
-
-/// Polls `probe` every few milliseconds until it answers, at most [`WAIT`].
-pub(crate) async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+use crate::support::*;
 
 // ---------------------------------------------------------------------------
 // #4 with kill -9.

@@ -33,8 +33,7 @@ use taskpulse::store::jobs::{self as job_store, Job, Schedule};
 use tokio::sync::{Barrier, Notify};
 
 use crate::both_backends;
-use crate::fixtures::*;
-use crate::helpers::*;
+use crate::support::*;
 
 /// Upper bound for waiting on a signal from a handler run by real workers
 /// (a hang fails the test instead of blocking the suite; never a timing check).

@@ -5,48 +5,20 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use futures_util::StreamExt;
 use serde_json::json;
 use taskpulse::db::DbError;
 use taskpulse::domain::role::Role;
 use taskpulse::jobs::{EnqueueOptions, enqueue_in};
-use taskpulse::services::{RequestMeta, auth};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::both_backends;
-use crate::helpers::{TestApp, TestUser};
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn jobs_socket(app: &TestApp, user: &TestUser) -> (Socket, String) {
-    let session = auth::login(&app.db, &user.username, &user.password, app.settings.session, RequestMeta::default())
-        .await
-        .expect("session");
-    let mut request = format!("ws://127.0.0.1:{}/ws?view=jobs", app.port).into_client_request().unwrap();
-    request.headers_mut().insert("Cookie", format!("tp_session={}", session.cookie).parse().unwrap());
-    request.headers_mut().insert("Origin", app.address.parse().unwrap());
-    (tokio_tungstenite::connect_async(request).await.expect("socket").0, session.csrf_token)
-}
-
-/// The next text frame holding `needle`, within `wait` (None: none came).
-async fn frame_with(socket: &mut Socket, needle: &str, wait: Duration) -> Option<String> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) if text.contains(needle) => return Some(text.to_string()),
-            Ok(Some(Ok(_))) => {}
-            _ => return None,
-        }
-    }
-}
+use crate::support::*;
 
 both_backends! {
     async fn the_jobs_page_follows_the_queue_live_for_admins_only(app: TestApp) {
         let admin = app.create_user("live-admin", Role::Admin).await;
         let manager = app.create_user("live-manager", Role::Manager).await;
-        let (mut admin_socket, csrf) = jobs_socket(&app, &admin).await;
-        let (mut manager_socket, _) = jobs_socket(&app, &manager).await;
+        let (mut admin_socket, csrf) = live_socket(&app, &admin, "view=jobs").await;
+        let (mut manager_socket, _) = live_socket(&app, &manager, "view=jobs").await;
         // On connect the page is brought up to date.
         let first = frame_with(&mut admin_socket, "id=\"jobs-live\"", Duration::from_secs(5)).await.expect("a fresh queue on connect");
         assert!(first.contains("hx-swap-oob"));

@@ -1,7 +1,7 @@
 //! The integration suite: one binary, modules per area. Each test starts the
 //! real server on a random port with its own database.
 
-mod helpers;
+mod support;
 
 mod access;
 mod api_doc;
@@ -15,7 +15,6 @@ mod cli;
 mod database;
 mod edge;
 mod email;
-mod fixtures;
 mod job_batches;
 mod job_processes;
 mod jobs;

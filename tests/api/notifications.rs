@@ -4,16 +4,11 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use taskpulse::domain::role::Role;
 use taskpulse::jobs::{JobContext, JobSettings, kinds};
-use taskpulse::services::{RequestMeta, auth};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::both_backends;
-use crate::fixtures::{TaskSpec, create_task, set_due};
-use crate::helpers::{TestApp, count_of, text_of};
+use crate::support::*;
 
 both_backends! {
     async fn overdue_notifications_are_listed_marked_read_and_private(app: TestApp) {
@@ -24,11 +19,7 @@ both_backends! {
         set_due(&app, task, taskpulse::db::now() - chrono::Duration::days(1)).await;
 
         // Ann keeps a page open: her bell must update live.
-        let session = auth::login(&app.db, &ann.username, &ann.password, app.settings.session, RequestMeta::default()).await.unwrap();
-        let mut request = format!("ws://127.0.0.1:{}/ws?view=mine&since=0", app.port).into_client_request().unwrap();
-        request.headers_mut().insert("Cookie", format!("tp_session={}", session.cookie).parse().unwrap());
-        request.headers_mut().insert("Origin", app.address.parse().unwrap());
-        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("socket");
+        let (mut socket, _) = live_socket(&app, &ann, "view=mine&since=0").await;
 
         // The job runs through the app's own bus, as the workers do.
         let handler = kinds::handlers()["overdue-tasks"].clone();
@@ -36,17 +27,8 @@ both_backends! {
         let summary = handler(ctx, serde_json::json!({})).await.expect("job ran");
         assert_eq!(summary["notifications_sent"], 1);
 
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            match tokio::time::timeout_at(deadline, socket.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) if text.contains("id=\"bell\"") => {
-                    assert!(text.contains("1 unread"), "the live bell shows one unread: {text}");
-                    break;
-                }
-                Ok(Some(Ok(_))) => {}
-                other => panic!("no live bell within 5 s: {other:?}"),
-            }
-        }
+        let text = frame_with(&mut socket, "id=\"bell\"", Duration::from_secs(5)).await.expect("a live bell within 5 s");
+        assert!(text.contains("1 unread"), "the live bell shows one unread: {text}");
 
         let mut browser = app.browser_for(&ann).await;
         let bell = browser.get("/notifications/bell").await.text().await.unwrap();

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use taskpulse::domain::role::Role;
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[actix_web::test]
 async fn an_internal_error_shows_a_request_id_and_no_internals() {
@@ -74,18 +74,7 @@ async fn no_password_token_or_session_id_reaches_the_logs() {
     let user = app.create_user("logcheck", Role::Employee).await;
     let mut browser = Browser::new(&app.address);
     let login = browser.try_login(&user.username, &user.password).await;
-    let session = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("tp_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .trim_start_matches("tp_session=")
-        .to_string();
+    let session = session_of(&login).unwrap();
     browser.page("/profile").await;
     let response = browser.post_form("/profile/tokens", &[("name", "logged?")]).await;
     let html = scraper::Html::parse_document(&response.text().await.unwrap());

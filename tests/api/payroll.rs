@@ -14,8 +14,7 @@ use taskpulse::schema::{assignments, audit_log, payroll_periods, payroll_records
 use taskpulse::services::{RequestMeta, payroll};
 
 use crate::both_backends;
-use crate::fixtures::{TaskSpec, actor_for, create_task, run_kind_with};
-use crate::helpers::{Browser, TestApp, TestUser};
+use crate::support::*;
 
 /// The Monday of last week, and its days.
 fn last_week() -> (NaiveDate, impl Fn(i64) -> String) {
@@ -107,7 +106,7 @@ both_backends! {
         assert_eq!(actual_hours(&app, task, ann.id).await, 3.75);
         // The task page lists them with the total.
         let (_, page) = browser.page(&format!("/tasks/{task}")).await;
-        assert_eq!(crate::helpers::count_of(&page, "#task-time tbody tr"), 2);
+        assert_eq!(crate::support::count_of(&page, "#task-time tbody tr"), 2);
 
         let tomorrow = (now().date() + chrono::Duration::days(1)).to_string();
         // (what, day: past | future | garbage, hours, the field blamed)
@@ -128,8 +127,8 @@ both_backends! {
             let response = log_time(&browser, task, &date, hours, "").await;
             assert_eq!(response.status(), 422, "{what}");
             let html = scraper::Html::parse_document(&response.text().await.unwrap());
-            assert_eq!(crate::helpers::count_of(&html, &format!("#{field}-error")), 1, "{what}: error shown on {field}");
-            assert_eq!(crate::helpers::count_of(&html, &format!("input[name=hours][value=\"{hours}\"]")), 1, "{what}: input kept");
+            assert_eq!(crate::support::count_of(&html, &format!("#{field}-error")), 1, "{what}: error shown on {field}");
+            assert_eq!(crate::support::count_of(&html, &format!("input[name=hours][value=\"{hours}\"]")), 1, "{what}: input kept");
         }
         let long_note = "x".repeat(501);
         assert_eq!(log_time(&browser, task, &day(0), "1", &long_note).await.status(), 422);
@@ -205,14 +204,14 @@ both_backends! {
         let mut admin_browser = app.browser_for(&admin).await;
         let (status, page) = admin_browser.page(&format!("/payroll/{period}")).await;
         assert_eq!(status, 200);
-        assert_eq!(crate::helpers::text_of(&page, "#total-pay").as_deref(), Some("552.50"));
+        assert_eq!(crate::support::text_of(&page, "#total-pay").as_deref(), Some("552.50"));
         assert_eq!(admin_browser.post_form(&format!("/payroll/{period}/approve"), &[]).await.status(), 303);
         let approved = period_status(&app, period).await;
         assert_eq!(approved.0, "approved");
         let response = admin_browser.post_form(&format!("/payroll/{period}/approve"), &[]).await;
         assert_eq!(response.status(), 303);
         let (_, page) = admin_browser.page(&format!("/payroll/{period}")).await;
-        assert!(crate::helpers::text_of(&page, ".flash-error").unwrap_or_default().contains("already approved"));
+        assert!(crate::support::text_of(&page, ".flash-error").unwrap_or_default().contains("already approved"));
         assert_eq!(period_status(&app, period).await, approved, "unchanged");
 
         // Its entries are locked now: no new entry, edit or removal in it.
@@ -281,7 +280,7 @@ both_backends! {
         // The week page shows Ann's entries only.
         let mut ann_browser = ann_browser;
         let (_, page) = ann_browser.page(&format!("/time?week={monday}")).await;
-        assert_eq!(crate::helpers::count_of(&page, "#time-entries tbody tr"), 6);
+        assert_eq!(crate::support::count_of(&page, "#time-entries tbody tr"), 6);
     }
 
     async fn concurrent_entries_never_pass_a_full_day_or_slip_past_an_approval(app: TestApp) {
@@ -331,9 +330,9 @@ both_backends! {
         assert_eq!(periods, 0, "nothing written");
         // The job refuses an explicit week that is not over, too.
         let (monday, _) = last_week();
-        let refused = crate::fixtures::run_kind_with(&app, "weekly-payroll", json!({ "week": this_week }), Default::default()).await;
+        let refused = crate::support::run_kind_with(&app, "weekly-payroll", json!({ "week": this_week }), Default::default()).await;
         assert!(refused.is_err());
-        let paid = crate::fixtures::run_kind_with(&app, "weekly-payroll", json!({ "week": monday.to_string() }), Default::default()).await;
+        let paid = crate::support::run_kind_with(&app, "weekly-payroll", json!({ "week": monday.to_string() }), Default::default()).await;
         assert!(paid.is_ok(), "{paid:?}");
     }
 }

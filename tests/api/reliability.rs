@@ -6,9 +6,6 @@
 //! the same version: one wins, 99 get 409 with the current state).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,14 +13,11 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::{Value, json};
-use taskpulse::config::Settings;
-use taskpulse::db::{DatabaseUrl, DbConn, DbError, Synchronous};
+use taskpulse::db::{DbConn, DbError, Synchronous};
 use taskpulse::domain::role::Role;
-use taskpulse::startup::connect_and_migrate;
 
 use crate::both_backends;
-use crate::fixtures::*;
-use crate::helpers::*;
+use crate::support::*;
 
 /// Longest any single HTTP request may take before the test gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -40,15 +34,6 @@ async fn api_at(app: &TestApp, base: &str, user: &TestUser) -> Api {
 
 fn progress_path(task_id: i64) -> String {
     format!("/api/task/{task_id}/progress/")
-}
-
-/// A [`TestApp`] with no server of its own: the database opened through the
-/// library (migrated), so the fixtures can seed and read it while the real
-/// binary serves it.
-pub(crate) async fn library_app(url: &DatabaseUrl, database: TestDb) -> TestApp {
-    let settings = Settings::for_tests(url.clone());
-    let db = connect_and_migrate(&settings.db).await.expect("database opens through the library");
-    TestApp { address: String::new(), port: 0, db, settings, bus: Default::default(), _database: database }
 }
 
 /// Checks a task's trail is one unbroken chain (each row's previous progress
@@ -81,91 +66,6 @@ async fn assert_consistent_trail(app: &TestApp, task_id: i64) -> Vec<TrailEntry>
 // ---------------------------------------------------------------------------
 // #1: kill -9 during 500 concurrent progress updates.
 // ---------------------------------------------------------------------------
-
-/// `taskpulse serve` as a child process on 127.0.0.1 (a free port chosen by
-/// the kernel, read from the URL it prints). Killed with SIGKILL and reaped
-/// when dropped, so no test leaves it running, even on panic.
-pub(crate) struct Server {
-    child: Child,
-    /// `http://127.0.0.1:<port>`, without a trailing slash.
-    pub(crate) base: String,
-}
-
-impl Server {
-    /// Starts the binary on `database` and waits (bounded) until it listens.
-    pub(crate) fn start(database: &DatabaseUrl, data_dir: &Path) -> Server {
-        Server::start_with(database, data_dir, &[])
-    }
-
-    /// [`Server::start`] with extra environment variables (e.g. a short job
-    /// lease for the job engine's process-level tests).
-    pub(crate) fn start_with(database: &DatabaseUrl, data_dir: &Path, env: &[(&str, String)]) -> Server {
-        let database_url = match database {
-            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-            DatabaseUrl::Postgres(url) => url.clone(),
-        };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_taskpulse"))
-            .arg("serve")
-            .env("TASKPULSE_DATA_DIR", data_dir)
-            .env("DATABASE_URL", database_url)
-            .env("TASKPULSE_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "warn")
-            // The defaults under test: synchronous=FULL, no demo data.
-            .env_remove("TASKPULSE_SQLITE_SYNCHRONOUS")
-            .env_remove("TASKPULSE_DEMO")
-            .env_remove("TASKPULSE_PUBLIC_URL")
-            .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start taskpulse serve");
-        let stdout = child.stdout.take().expect("child stdout");
-        let mut server = Server { child, base: String::new() };
-        let (found, url) = std::sync::mpsc::channel();
-        // Reads (and keeps draining) the child's stdout until it exits.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("Taskpulse is running at ") {
-                    let _ = found.send(url.trim().trim_end_matches('/').to_string());
-                }
-            }
-        });
-        server.base = url.recv_timeout(Duration::from_secs(120)).expect("the server starts and prints its URL");
-        assert!(server.base.starts_with("http://127.0.0.1:"), "served on 127.0.0.1 only: {}", server.base);
-        server
-    }
-
-    /// Sends SIGTERM: the server shuts down gracefully.
-    pub(crate) fn terminate(&mut self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill -TERM");
-        assert!(status.success(), "SIGTERM sent");
-    }
-
-    /// Sends SIGKILL (`kill -9`): no shutdown code runs.
-    pub(crate) fn kill(&mut self) {
-        let _ = self.child.kill();
-    }
-
-    /// Waits (bounded) for the killed process to be gone.
-    pub(crate) fn reap(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("child status") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the killed server did not go away");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Kills and reaps a shared server, whoever holds it.
 fn kill_shared(server: &Mutex<Server>) {

@@ -12,8 +12,7 @@ use taskpulse::schema::{notifications, tasks};
 use taskpulse::services::assign;
 
 use crate::both_backends;
-use crate::fixtures::{TaskSpec, actor_for, create_task, run_kind_with};
-use crate::helpers::{TestApp, TestUser};
+use crate::support::*;
 
 async fn run_job(app: &TestApp, kind: &str, payload: serde_json::Value) -> serde_json::Value {
     run_kind_with(app, kind, payload, JobSettings::default()).await.unwrap_or_else(|e| panic!("{kind} failed: {e}"))

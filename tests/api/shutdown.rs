@@ -10,14 +10,10 @@ use serde_json::json;
 use taskpulse::db::{Db, DbError};
 use taskpulse::domain::role::Role;
 use taskpulse::jobs::{EnqueueOptions, enqueue_in};
-use taskpulse::services::{RequestMeta, auth};
 use taskpulse::store::jobs::Job;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::*;
-use crate::job_processes::{job_row, wait_for};
-use crate::reliability::{Server, library_app};
+use crate::support::*;
 
 const GRACE_SECS: u64 = 2;
 /// Longer than the grace period: the job is still running when it ends.
@@ -44,14 +40,8 @@ async fn sigterm_hands_back_jobs_closes_sockets_and_exits_within_the_grace_perio
 
     // A signed-in page with its live socket open.
     let user = app.create_user("sigterm-viewer", Role::Admin).await;
-    let session = auth::login(&app.db, &user.username, &user.password, app.settings.session, RequestMeta::default())
-        .await
-        .expect("session");
-    let mut request =
-        format!("{}/ws?view=monitor", server.base.replace("http://", "ws://")).into_client_request().unwrap();
-    request.headers_mut().insert("Cookie", format!("tp_session={}", session.cookie).parse().unwrap());
-    request.headers_mut().insert("Origin", server.base.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("socket opens");
+    let (cookie, _) = session_for(&app, &user).await;
+    let mut socket = try_socket(&server.base, "view=monitor", Some(&cookie), &server.base).await.expect("socket opens");
 
     // A job running when the signal comes.
     let now = taskpulse::db::now();

@@ -8,51 +8,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use taskpulse::db::DbError;
 use taskpulse::domain::role::Role;
-use taskpulse::services::{RequestMeta, auth};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::both_backends;
-use crate::fixtures::{TaskSpec, create_task, task, trail, user_in_team};
-use crate::helpers::{TestApp, TestUser, count_of, text_of};
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Opens the live socket of a page as `user` (a fresh session).
-async fn open_socket(app: &TestApp, user: &TestUser, query: &str) -> Socket {
-    let session = auth::login(&app.db, &user.username, &user.password, app.settings.session, RequestMeta::default())
-        .await
-        .expect("session");
-    let url = format!("ws://127.0.0.1:{}/ws?{query}", app.port);
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert("Cookie", format!("tp_session={}", session.cookie).parse().expect("cookie"));
-    request.headers_mut().insert("Origin", app.address.parse().expect("origin"));
-    tokio_tungstenite::connect_async(request).await.expect("socket opens").0
-}
-
-/// Text messages received within `wait` (bounded).
-async fn messages_within(socket: &mut Socket, wait: Duration) -> Vec<String> {
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + wait;
-    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
-        if let Message::Text(text) = message {
-            out.push(text.to_string());
-        }
-    }
-    out
-}
-
-/// Waits (bounded) for a message containing `needle`.
-async fn wait_for(socket: &mut Socket, needle: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) if text.contains(needle) => return text.to_string(),
-            Ok(Some(Ok(_))) => {}
-            other => panic!("no message with {needle:?} within 5 s: {other:?}"),
-        }
-    }
-}
+use crate::support::*;
 
 async fn api_progress(app: &TestApp, user: &TestUser, task_id: i64, value: i64) {
     let token = app.token_for(user).await;
@@ -147,7 +107,7 @@ both_backends! {
             assert_eq!(count_of(&page, &format!("#{field}-error")), 1, "error shown for {field}");
         }
         assert_eq!(text_of(&page, "#description").as_deref(), Some("Keep me"), "typed input kept");
-        assert_eq!(crate::fixtures::written(&app).await.tasks.len(), 0, "nothing created");
+        assert_eq!(crate::support::written(&app).await.tasks.len(), 0, "nothing created");
 
         let ann_id = ann.id.to_string();
         let response = browser
@@ -214,7 +174,7 @@ both_backends! {
             .post_form(&format!("/tasks/{id}/edit"), &[("title", "Shared work, renamed"), ("description", "About Shared work"), ("priority", "MEDIUM"), ("difficulty", "5"), ("estimated_hours", "4"), ("assignees", &own_id), ("version", "1")])
             .await;
         assert_eq!(response.status(), 303);
-        let mut assignees: Vec<i64> = crate::fixtures::assignment_states(&app, id).await.into_iter().map(|(user, _, _)| user).collect();
+        let mut assignees: Vec<i64> = crate::support::assignment_states(&app, id).await.into_iter().map(|(user, _, _)| user).collect();
         assignees.sort_unstable();
         assert_eq!(assignees, vec![own.id, other.id]);
         let rows = trail(&app, id).await;
@@ -228,7 +188,7 @@ both_backends! {
             .post_form(&format!("/tasks/{id}/edit"), &[("title", "Shared work, renamed"), ("priority", "MEDIUM"), ("difficulty", "5"), ("estimated_hours", "4"), ("assignees", &own_id), ("assignees", &other_id), ("version", "2")])
             .await;
         assert_eq!(response.status(), 303);
-        assert_eq!(crate::fixtures::assignment_states(&app, id).await.len(), 2);
+        assert_eq!(crate::support::assignment_states(&app, id).await.len(), 2);
         // Someone from another team who is not yet assigned is refused.
         let stranger = user_in_team(&app, "keep-stranger", Role::Employee, Some("Web")).await;
         let stranger_id = stranger.id.to_string();
@@ -236,7 +196,7 @@ both_backends! {
             .post_form(&format!("/tasks/{id}/edit"), &[("title", "Shared work, renamed"), ("priority", "MEDIUM"), ("assignees", &own_id), ("assignees", &stranger_id), ("version", "3")])
             .await;
         assert_eq!(response.status(), 422);
-        assert_eq!(crate::fixtures::assignment_states(&app, id).await.len(), 2);
+        assert_eq!(crate::support::assignment_states(&app, id).await.len(), 2);
     }
 
     async fn status_changes_are_for_admins_and_managers_and_recorded(app: TestApp) {
@@ -302,19 +262,19 @@ both_backends! {
         let ann_task = create_task(&app, &admin, TaskSpec::new("Ann's", &[&ann])).await;
         let bob_task = create_task(&app, &admin, TaskSpec::new("Bob's", &[&bob])).await;
 
-        let mut monitor = open_socket(&app, &admin, "view=monitor&since=999999").await;
-        wait_for(&mut monitor, "id=\"monitor-grid\"").await;
-        let mut ann_page = open_socket(&app, &ann, "view=mine&since=999999").await;
-        wait_for(&mut ann_page, "id=\"my-tasks\"").await;
+        let mut monitor = live_socket(&app, &admin, "view=monitor&since=999999").await.0;
+        frame_with(&mut monitor, "id=\"monitor-grid\"", Duration::from_secs(5)).await.expect("the frame comes within 5 s");
+        let mut ann_page = live_socket(&app, &ann, "view=mine&since=999999").await.0;
+        frame_with(&mut ann_page, "id=\"my-tasks\"", Duration::from_secs(5)).await.expect("the frame comes within 5 s");
 
         api_progress(&app, &bob, bob_task, 40).await;
-        let pushed = wait_for(&mut monitor, &format!("id=\"mon-{bob_task}\"")).await;
+        let pushed = frame_with(&mut monitor, &format!("id=\"mon-{bob_task}\""), Duration::from_secs(5)).await.expect("the frame comes within 5 s");
         assert!(pushed.contains("40%") && pushed.contains("IN_PROGRESS"), "the monitor gets the new state");
-        let leaked = messages_within(&mut ann_page, Duration::from_millis(700)).await;
+        let leaked = frames_within(&mut ann_page, Duration::from_millis(700)).await;
         assert!(leaked.iter().all(|m| !m.contains(&format!("-{bob_task}\"")) && !m.contains("Bob's")), "ann receives nothing about bob's task: {leaked:?}");
 
         api_progress(&app, &ann, ann_task, 75).await;
-        let pushed = wait_for(&mut ann_page, &format!("id=\"state-{ann_task}\"")).await;
+        let pushed = frame_with(&mut ann_page, &format!("id=\"state-{ann_task}\""), Duration::from_secs(5)).await.expect("the frame comes within 5 s");
         assert!(pushed.contains("75%"), "ann's page gets her task's new state");
 
         // Presence: the sockets made ann ACTIVE; closing hers makes her OFFLINE.
@@ -351,8 +311,8 @@ both_backends! {
         let admin = app.create_user("esc-admin", Role::Admin).await;
         let ann = app.create_user("ann", Role::Employee).await;
         let id = create_task(&app, &admin, TaskSpec::new(HOSTILE, &[&ann])).await;
-        let mut monitor = open_socket(&app, &admin, "view=monitor&since=999999").await;
-        let resync = wait_for(&mut monitor, "id=\"monitor-grid\"").await;
+        let mut monitor = live_socket(&app, &admin, "view=monitor&since=999999").await.0;
+        let resync = frame_with(&mut monitor, "id=\"monitor-grid\"", Duration::from_secs(5)).await.expect("the frame comes within 5 s");
         assert_escaped("monitor resync frame", &resync);
 
         let token = app.token_for(&ann).await;
@@ -364,7 +324,7 @@ both_backends! {
             .await
             .expect("POST");
         assert_eq!(response.status(), 200);
-        let frame = wait_for(&mut monitor, &format!("id=\"mon-{id}\"")).await;
+        let frame = frame_with(&mut monitor, &format!("id=\"mon-{id}\""), Duration::from_secs(5)).await.expect("the frame comes within 5 s");
         assert_escaped("live card frame", &frame);
 
         let browser = app.browser_for(&admin).await;
@@ -394,12 +354,12 @@ both_backends! {
 
         api_progress(&app, &bob, bob_task, 20).await;
         api_progress(&app, &ann, ann_task, 60).await;
-        let text = wait_for(&mut feed, "\"type\":\"task\"").await;
+        let text = frame_with(&mut feed, "\"type\":\"task\"", Duration::from_secs(5)).await.expect("the frame comes within 5 s");
         let message: serde_json::Value = serde_json::from_str(&text).expect("JSON");
         assert_eq!(message["task"]["id"], ann_task, "the first task message is ann's own (bob's is not sent)");
         assert_eq!(message["task"]["progress_percentage"], 60);
         assert_eq!(message["task"]["status"], "IN_PROGRESS");
-        let later = messages_within(&mut feed, Duration::from_millis(500)).await;
+        let later = frames_within(&mut feed, Duration::from_millis(500)).await;
         assert!(later.iter().all(|m| !m.contains("Bob's")), "nothing about bob's task: {later:?}");
 
         // Revoking the token ends the feed within seconds.
@@ -433,9 +393,9 @@ both_backends! {
         let ann = app.create_user("ann", Role::Employee).await;
         let id = create_task(&app, &admin, TaskSpec::new("Busy task", &[&ann])).await;
         // This client never reads: its frames pile up in its own socket.
-        let _stalled = open_socket(&app, &admin, "view=monitor&since=999999").await;
-        let mut reader = open_socket(&app, &admin, "view=monitor&since=999999").await;
-        wait_for(&mut reader, "id=\"monitor-grid\"").await;
+        let _stalled = live_socket(&app, &admin, "view=monitor&since=999999").await.0;
+        let mut reader = live_socket(&app, &admin, "view=monitor&since=999999").await.0;
+        frame_with(&mut reader, "id=\"monitor-grid\"", Duration::from_secs(5)).await.expect("the frame comes within 5 s");
         let token = app.token_for(&ann).await;
         let http = reqwest::Client::new();
         for value in 1..=150 {
@@ -451,7 +411,7 @@ both_backends! {
         let last = 150 % 99 + 1;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let frame = wait_for(&mut reader, &format!("id=\"mon-{id}\"")).await;
+            let frame = frame_with(&mut reader, &format!("id=\"mon-{id}\""), Duration::from_secs(5)).await.expect("the frame comes within 5 s");
             if frame.contains(&format!("value=\"{last}\"")) {
                 break;
             }

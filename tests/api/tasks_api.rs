@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use taskpulse::domain::role::Role;
 
 use crate::both_backends;
-use crate::fixtures::*;
-use crate::helpers::*;
+use crate::support::*;
 
 /// Sends a request; returns (status, headers, JSON body).
 async fn send_full(request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {

@@ -12,7 +12,7 @@ use taskpulse::schema::{assignments, idempotency_keys, task_progress, tasks};
 use taskpulse::services::{Actor, ServiceError, assign, progress};
 use taskpulse::store::{tasks as task_store, users};
 
-use crate::helpers::{TestApp, TestUser};
+use super::app::{TestApp, TestUser};
 
 /// The service actor for a test user (as the access middleware builds it
 /// from the stored user).

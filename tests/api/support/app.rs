@@ -279,7 +279,7 @@ macro_rules! both_backends {
             #[allow(clippy::allow_attributes, unused_imports)]
             use super::*;
             #[allow(clippy::allow_attributes, unused_imports)]
-            use $crate::helpers::*;
+            use $crate::support::*;
 
             async fn run($app: TestApp) $body
 
@@ -303,4 +303,33 @@ macro_rules! both_backends {
 pub fn value_of(html: &Html, css: &str) -> Option<String> {
     let selector = Selector::parse(css).expect("selector");
     html.select(&selector).next().and_then(|e| e.value().attr("value")).map(str::to_string)
+}
+
+/// GETs `path` with only the given session cookie and no redirect following.
+pub async fn get_with_session(app: &TestApp, path: &str, session: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client")
+        .get(app.url(path))
+        .header("Cookie", format!("tp_session={session}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+pub fn location_of(response: &reqwest::Response) -> &str {
+    response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// The session cookie's value a response sets (not the clearing one).
+pub fn session_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tp_session=") && !v.starts_with("tp_session=;"))
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim_start_matches("tp_session=").to_string())
 }

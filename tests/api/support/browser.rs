@@ -1,0 +1,170 @@
+//! Headless Chromium through chromedriver (WebDriver, fantoccini), shared by
+//! the browser tests.
+//!
+//! Needs `/usr/bin/chromedriver` and `/usr/bin/chromium`. When either is
+//! missing the browser tests fail (CI requires them to run); set
+//! `TASKPULSE_SKIP_BROWSER=1` to skip them instead.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use super::app::TestUser;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const SKIP_ENV: &str = "TASKPULSE_SKIP_BROWSER";
+/// Longest wait for chromedriver to come up.
+const DRIVER_STARTUP: Duration = Duration::from_secs(15);
+/// Longest wait for an element to appear after a navigation.
+const PAGE_WAIT: Duration = Duration::from_secs(10);
+
+/// A chromedriver child process, killed (with the browsers it started) when
+/// dropped, also when the test panics.
+pub struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    /// Starts chromedriver on a free local port and waits until it is ready.
+    pub async fn start() -> ChromeDriver {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind a probe socket to find a free port");
+            listener.local_addr().expect("probe socket address").port()
+        };
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Own process group, so Drop can also end the Chromium it starts.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {CHROMEDRIVER}: {e}"));
+        let mut driver = ChromeDriver { child, url: format!("http://127.0.0.1:{port}") };
+        driver.wait_until_ready().await;
+        driver
+    }
+
+    async fn wait_until_ready(&mut self) {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("HTTP client");
+        let status_url = format!("{}/status", self.url);
+        let deadline = Instant::now() + DRIVER_STARTUP;
+        loop {
+            if let Some(exit) = self.child.try_wait().expect("poll chromedriver") {
+                panic!("chromedriver exited during startup ({exit})");
+            }
+            if let Ok(response) = http.get(&status_url).send().await {
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                if body["value"]["ready"] == json!(true) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not answer {status_url} within {DRIVER_STARTUP:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // The whole group: chromedriver and any Chromium it left behind.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether the browser test is to run; panics when the browser is missing
+/// and skipping was not asked for.
+pub fn browser_available() -> bool {
+    if std::env::var(SKIP_ENV).is_ok_and(|v| v.trim() == "1") {
+        eprintln!("skipped: {SKIP_ENV}=1 is set, the browser test does not run");
+        return false;
+    }
+    for binary in [CHROMEDRIVER, CHROMIUM] {
+        assert!(
+            Path::new(binary).exists(),
+            "{binary} is missing: the browser test needs chromedriver and chromium \
+             (install them, or set {SKIP_ENV}=1 to skip this test)"
+        );
+    }
+    true
+}
+
+/// Opens a headless Chromium session with a fresh profile directory.
+pub async fn open_browser(driver: &ChromeDriver, profile: &Path) -> Client {
+    let args = [
+        "--headless=new".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        "--disable-dev-shm-usage".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|e| panic!("could not open a Chromium session through chromedriver: {e}"))
+}
+
+/// Waits (bounded) for an element matching `css` and returns its text.
+pub async fn wait_for_text(client: &Client, css: &str) -> String {
+    let element = client
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no element `{css}` within {PAGE_WAIT:?}: {e}"));
+    element.text().await.unwrap_or_else(|e| panic!("text of `{css}`: {e}"))
+}
+
+/// Fills in the login form shown in the browser and submits it.
+pub async fn submit_login(client: &Client, user: &TestUser) {
+    client
+        .find(Locator::Css("#username"))
+        .await
+        .expect("username field")
+        .send_keys(&user.username)
+        .await
+        .expect("type the username");
+    client
+        .find(Locator::Css("#password"))
+        .await
+        .expect("password field")
+        .send_keys(&user.password)
+        .await
+        .expect("type the password");
+    client
+        .find(Locator::Css("form[action='/login'] button[type=submit]"))
+        .await
+        .expect("sign-in button")
+        .click()
+        .await
+        .expect("click sign in");
+}
+
+/// Signs `user` in through the login form of the server at `base` (an
+/// absolute origin such as `http://127.0.0.1:1234`) and waits for the home page.
+pub async fn sign_in(client: &Client, base: &str, user: &TestUser) {
+    client.goto(&format!("{base}/login")).await.expect("open /login");
+    wait_for_text(client, "form[action='/login'] button[type=submit]").await;
+    submit_login(client, user).await;
+    wait_for_text(client, "#home-title").await;
+}
