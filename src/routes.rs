@@ -7,6 +7,7 @@ use actix_web::web;
 use crate::api;
 use crate::http::access::{ADMIN, ADMIN_MANAGER, ANY_ROLE, Access, MONITOR_ROLES, NavLink, RouteSpec};
 use crate::http::assets;
+use crate::web::live::page::LiveRoute;
 use crate::web::live::socket as live;
 use crate::web::{admin, jobs, notifications, ops, pages, payroll, profile, tasks, time};
 
@@ -23,6 +24,15 @@ pub const NAV: &[NavLink] = &[
     NavLink { path: "/jobs", label: "Jobs", key: "jobs" },
     NavLink { path: "/payroll", label: "Payroll", key: "payroll" },
     NavLink { path: "/profile", label: "Profile", key: "profile" },
+];
+
+/// The live pages: the `view` their socket names, the page whose policy
+/// decides who may follow it, and the module that serves it.
+pub const LIVE: &[LiveRoute] = &[
+    LiveRoute { view: "mine", page: "/tasks", open: tasks::mine::live_view },
+    LiveRoute { view: "monitor", page: "/monitor", open: tasks::monitor::live_view },
+    LiveRoute { view: "detail", page: "/tasks/{id}", open: tasks::detail::live_view },
+    LiveRoute { view: "jobs", page: "/jobs", open: jobs::live_view },
 ];
 
 macro_rules! routes {
@@ -117,6 +127,16 @@ mod tests {
             let page = ROUTES.iter().find(|r| r.method == "GET" && r.path == link.path);
             assert!(matches!(page.map(|p| p.access), Some(Access::Session(_))), "{} is not a page", link.path);
         }
+    }
+
+    #[test]
+    fn every_live_view_follows_a_page_of_the_table() {
+        for live in LIVE {
+            let page = ROUTES.iter().find(|r| r.method == "GET" && r.path == live.page);
+            assert!(matches!(page.map(|p| p.access), Some(Access::Session(_))), "{} is not a page", live.page);
+        }
+        let views: std::collections::HashSet<_> = LIVE.iter().map(|l| l.view).collect();
+        assert_eq!(views.len(), LIVE.len(), "each view is named once");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::config::{DbSettings, FORM_LIMIT, JSON_LIMIT, Settings};
 use crate::db::{Db, DbError, run_migrations};
 use crate::http::{access, errors, flash, headers};
 use crate::live::Hub;
+use crate::web::live::page::LiveRoutes;
 use crate::web::live::renderer::Feed;
 
 /// Connects to the database (a clear error naming the setting when that
@@ -72,6 +73,7 @@ impl Application {
                 .app_data(feed.clone())
                 .app_data(access::RouteTable(crate::routes::ROUTES))
                 .app_data(access::Navigation(crate::routes::NAV))
+                .app_data(LiveRoutes(crate::routes::LIVE))
                 .app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(errors::json_error))
                 .app_data(web::FormConfig::default().limit(FORM_LIMIT).error_handler(errors::form_error))
                 .app_data(web::QueryConfig::default().error_handler(errors::query_error))

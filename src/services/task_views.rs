@@ -2,6 +2,7 @@
 //! with its trail. Each is one read of the database plus presence from the
 //! live hub.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -96,11 +97,24 @@ fn cards(conn: &mut DbConn, hub: &Hub, tasks: Vec<Task>, recent: i64) -> Result<
 /// At most this many tasks on the employee's page.
 pub const MY_TASKS_LIMIT: i64 = 500;
 
-/// Ids of one page of tasks matching an (already scoped) filter.
-pub async fn task_ids(db: &Db, filter: TaskFilter, page: i64, per_page: i64) -> Result<Vec<i64>, ServiceError> {
+/// One page of tasks matching an (already scoped) filter: each task id with
+/// its assignees (what a page shows, without rendering it).
+pub async fn shown_people(
+    db: &Db,
+    filter: TaskFilter,
+    page: i64,
+    per_page: i64,
+) -> Result<HashMap<i64, Vec<i64>>, ServiceError> {
     let offset = (page.max(1) - 1) * per_page;
-    db.read(move |conn| Ok(task_views::page(conn, &filter, per_page, offset)?.into_iter().map(|t| t.id).collect()))
-        .await
+    db.read(move |conn| {
+        let ids: Vec<i64> = task_views::page(conn, &filter, per_page, offset)?.into_iter().map(|t| t.id).collect();
+        let mut people = task_views::assignees_of(conn, &ids)?;
+        Ok(ids
+            .into_iter()
+            .map(|id| (id, people.remove(&id).unwrap_or_default().into_iter().map(|a| a.user_id).collect()))
+            .collect())
+    })
+    .await
 }
 
 /// The actor's own tasks (optionally one status), soonest due first.

@@ -4,16 +4,21 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use bytestring::ByteString;
 use chrono::NaiveDateTime;
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
+use crate::services::ServiceError;
 use crate::services::jobs_admin::{self, JobsOverview};
 use crate::store::jobs::{Job, Schedule};
 use crate::web::layout::Layout;
+use crate::web::live::page::{LiveRequest, LiveView, PageCtx};
+use crate::web::live::renderer::JobsViewer;
 
 /// A job's run time, for people.
 pub fn duration(job: &Job) -> String {
@@ -25,7 +30,7 @@ pub fn duration(job: &Job) -> String {
 
 #[derive(Template)]
 #[template(path = "jobs/_live.html")]
-struct JobsLive<'a> {
+struct JobsLiveFragment<'a> {
     overview: &'a JobsOverview,
     csrf: &'a str,
     oob: bool,
@@ -34,7 +39,7 @@ struct JobsLive<'a> {
 /// The live part of the Jobs page (`oob`: as an out-of-band swap for the
 /// page's socket), with the viewer's CSRF token in its forms.
 pub fn live_fragment(overview: &JobsOverview, csrf: &str, oob: bool) -> String {
-    JobsLive { overview, csrf, oob }.render().unwrap_or_else(|err| {
+    JobsLiveFragment { overview, csrf, oob }.render().unwrap_or_else(|err| {
         tracing::error!(error = %err, "the jobs fragment failed to render");
         String::new()
     })
@@ -130,5 +135,35 @@ pub async fn test_email(
     match crate::services::mail::send_test(&state.db, &state.settings.mail, &user.actor, &meta).await {
         Ok(message) => Ok(flash::redirect("/jobs", Level::Success, message)),
         Err(err) => flash::refused("/jobs", err),
+    }
+}
+
+/// The Jobs page, live: the queue's counts and recent jobs, re-rendered
+/// while the page is open (it counts itself as a viewer so the queue is
+/// only loaded while someone looks).
+pub struct JobsLive {
+    _viewer: JobsViewer,
+}
+
+/// Opens the Jobs page's live view.
+pub fn live_view(request: &LiveRequest<'_>) -> Box<dyn LiveView> {
+    Box::new(JobsLive { _viewer: JobsViewer::enter(request.feed) })
+}
+
+impl LiveView for JobsLive {
+    fn jobs_frame(&mut self, ctx: &PageCtx, overview: &JobsOverview) -> ByteString {
+        live_fragment(overview, &ctx.csrf, true).into()
+    }
+
+    fn resync_on_connect(&self) -> bool {
+        // The page carries no event sequence: it is refreshed on connect.
+        true
+    }
+
+    fn resync<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<String, ServiceError>> {
+        Box::pin(async move {
+            let overview = jobs_admin::overview(&state.db).await?;
+            Ok(live_fragment(&overview, &ctx.csrf, true))
+        })
     }
 }

@@ -111,6 +111,12 @@ pub fn monitor_card(card: &TaskCard, oob: Option<&str>) -> String {
     render(&MonitorCard { card, oob })
 }
 
+/// An out-of-band frame inserting `html` as the first child of `target`
+/// (htmx inserts the wrapper's children, so the element keeps its id).
+pub fn insert_first(target: &str, html: &str) -> String {
+    format!(r#"<div hx-swap-oob="afterbegin:{target}">{html}</div>"#)
+}
+
 /// Renders an employee card.
 pub fn my_card(card: &TaskCard, csrf: &str, oob: Option<&str>) -> String {
     render(&MyCard { card, csrf, oob, idem_key: crate::security::random_hex(16) })

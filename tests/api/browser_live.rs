@@ -6,7 +6,11 @@
 //! 2. an employee's My tasks page keeps working through a dropped
 //!    connection: two updates made while cut off are shown as pending and,
 //!    once the connection returns, land exactly once and in order;
-//! 3. an admin's open Jobs page lists a new job live, without a reload.
+//! 3. an admin's open Jobs page lists a new job live, without a reload;
+//! 4. a task an admin creates for an employee appears live on the
+//!    employee's My tasks and on a manager's monitor, with the counters
+//!    agreeing, and leaves My tasks live when it is reassigned away; no
+//!    page logs an error meanwhile.
 //!
 //! The connection is cut with a small TCP proxy between the browser and the
 //! server ([`CutProxy`]): wholly, or partly (WebSockets through, requests
@@ -255,6 +259,113 @@ async fn monitor_shows_an_employees_progress_live_without_reload() {
     );
 
     client.close().await.expect("close the browser session");
+}
+
+/// Records, in `window.__errors`, every console error and every htmx error
+/// event from now on (a live frame whose target is missing, a bad swap).
+const WATCH_ERRORS: &str = "window.__errors = []; \
+    const log = console.error; \
+    console.error = function () { window.__errors.push(Array.from(arguments).join(' ')); log.apply(console, arguments); }; \
+    ['htmx:oobErrorNoTarget', 'htmx:swapError', 'htmx:targetError', 'htmx:wsError'].forEach(function (name) { \
+      document.body.addEventListener(name, function (e) { window.__errors.push(name); }); \
+    }); \
+    window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });";
+
+/// Opens `path` signed in as `user` in a new browser session, waits until
+/// its live connection is open and starts recording errors.
+async fn live_page(
+    driver: &ChromeDriver,
+    profile: &std::path::Path,
+    app: &TestApp,
+    user: &TestUser,
+    path: &str,
+) -> Client {
+    let client = open_browser(driver, profile).await;
+    sign_in(&client, &app.address, user).await;
+    client.goto(&app.url(path)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));
+    wait_live(&client, true, LIVE_WAIT).await;
+    client.execute(WATCH_ERRORS, vec![]).await.expect("watch errors");
+    client
+}
+
+async fn errors_of(client: &Client) -> Value {
+    client.execute("return window.__errors;", vec![]).await.expect("read errors")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_task_appears_live_on_my_tasks_and_the_monitor() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::try_spawn(Backend::Sqlite).await.expect("SQLite app");
+    let admin = app.create_user("ada", Role::Admin).await;
+    let manager = app.create_user("mona", Role::Manager).await;
+    let employee = app.create_user("emil", Role::Employee).await;
+    let other = app.create_user("olga", Role::Employee).await;
+    let first = fixtures::create_task(&app, &admin, TaskSpec::new("Already there", &[&employee])).await;
+
+    let driver = ChromeDriver::start().await;
+    let (p1, p2) = (tempfile::tempdir().expect("profile"), tempfile::tempdir().expect("profile"));
+    let mine = live_page(&driver, p1.path(), &app, &employee, "/tasks").await;
+    let monitor = live_page(&driver, p2.path(), &app, &manager, "/monitor").await;
+    wait_for_text(&mine, &format!("#mine-{first}")).await;
+    wait_for_text(&monitor, &format!("#mon-{first}")).await;
+
+    let task = fixtures::create_task(&app, &admin, TaskSpec::new("Arrives live", &[&employee])).await;
+    let title = |prefix: &'static str| {
+        format!(
+            "const c = document.getElementById('{prefix}' + arguments[0]); return c ? c.querySelector('h3').textContent.trim() : null;"
+        )
+    };
+    wait_until(&mine, "the new card on My tasks", LIVE_WAIT, &title("mine-"), vec![json!(task)], |v| {
+        *v == json!("Arrives live")
+    })
+    .await;
+    wait_until(&monitor, "the new card on the monitor", LIVE_WAIT, &title("mon-"), vec![json!(task)], |v| {
+        *v == json!("Arrives live")
+    })
+    .await;
+    // The counters agree with the grid.
+    wait_until(
+        &monitor,
+        "the monitor's counters count both tasks",
+        LIVE_WAIT,
+        "return [document.querySelector('#counters [data-count=total]').textContent.trim(), \
+                 document.querySelectorAll('#monitor-grid .task-card').length];",
+        vec![],
+        |v| *v == json!(["2", 2]),
+    )
+    .await;
+
+    // Reassigned away: it leaves the employee's page, stays on the monitor.
+    let actor = fixtures::actor_for(&app, &admin).await;
+    let input = taskpulse::services::assign::TaskInput {
+        title: "Arrives live".into(),
+        description: String::new(),
+        project_id: None,
+        assignee_ids: vec![other.id],
+        due: String::new(),
+        priority: "MEDIUM".into(),
+        estimated_hours: "4".into(),
+        difficulty: "5".into(),
+        skills: Vec::new(),
+    };
+    taskpulse::services::assign::update(&app.db, &app.bus, &actor, task, None, input).await.expect("reassigned");
+    wait_until(&mine, "the reassigned card leaves My tasks", LIVE_WAIT, &title("mine-"), vec![json!(task)], |v| {
+        v.is_null()
+    })
+    .await;
+    let still = mine.execute(&title("mine-"), vec![json!(first)]).await.expect("read");
+    assert_eq!(still, json!("Already there"), "the other card stays");
+    assert!(
+        monitor.execute(&title("mon-"), vec![json!(task)]).await.expect("read").is_string(),
+        "still on the monitor"
+    );
+
+    assert_eq!(errors_of(&mine).await, json!([]), "My tasks logged no error");
+    assert_eq!(errors_of(&monitor).await, json!([]), "the monitor logged no error");
+    mine.close().await.expect("close");
+    monitor.close().await.expect("close");
 }
 
 /// Reads the state of an employee card and the offline queue.

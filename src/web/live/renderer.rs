@@ -327,7 +327,7 @@ async fn render_task(state: &AppState, task_id: i64) -> Option<Result<TaskUpdate
         card_counters_frame: ByteString::from(monitor_html.clone()),
         state_frame: ByteString::from(state_html.clone()),
         monitor_html,
-        monitor_new_html: partials::monitor_card(&card, Some("afterbegin:#monitor-grid")),
+        monitor_new_html: partials::insert_first("#monitor-grid", &partials::monitor_card(&card, None)),
         state_html,
         json: json.to_string(),
         all_counters: None,

@@ -2,7 +2,6 @@
 //! page it serves) and `/api/live/` for API clients (JSON), each sending
 //! only what its viewer may see.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,12 +11,13 @@ use bytestring::ByteString;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::page::{Page, SocketQuery, View};
-use super::renderer::{COUNTER_TICK, Feed, JobsViewer, RECHECK, Update};
+use serde::Deserialize;
+
+use super::page::{LiveRequest, LiveRoutes, LiveView, PageCtx, StaticView};
+use super::renderer::{COUNTER_TICK, Feed, RECHECK, Update};
 use crate::app::AppState;
-use crate::domain::access::may_access;
-use crate::domain::role::Role;
-use crate::http::access::{CurrentUser, bearer_token, check_same_origin};
+use crate::domain::access::{may_access, sees_presence};
+use crate::http::access::{CurrentUser, RouteTable, bearer_token, check_same_origin};
 use crate::http::errors::AppError;
 use crate::services::auth;
 
@@ -28,15 +28,23 @@ fn session_ended() -> Option<CloseReason> {
     Some(CloseReason { code: CloseCode::Policy, description: Some("session ended".into()) })
 }
 
+/// What `/ws` itself reads of its query: the page and the event sequence
+/// it was rendered at (the view parses its own filters).
+#[derive(Debug, Default, Deserialize)]
+struct SocketQuery {
+    view: Option<String>,
+    since: Option<String>,
+}
+
 /// GET /ws: the live socket of a signed-in page. A foreign Origin is refused
-/// with 403; without a session the access layer answers 401.
+/// with 403; without a session the access layer answers 401. A page the
+/// viewer may not open (by its route's policy) gets no live content.
 pub async fn socket(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
     feed: web::Data<Feed>,
     user: CurrentUser,
-    query: web::Query<SocketQuery>,
 ) -> Result<HttpResponse, AppError> {
     if req.headers().get(actix_web::http::header::ORIGIN).is_none() {
         return Err(AppError::Csrf("A WebSocket needs an Origin header.".into()));
@@ -44,22 +52,58 @@ pub async fn socket(
     check_same_origin(&req)?;
     let session_id = user.session.as_ref().map(|s| s.session_id.clone()).ok_or(AppError::Unauthenticated)?;
     let (response, ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let view = match query.view() {
-        // The queue is for admins only; anyone else's socket serves no view.
-        View::Jobs if user.actor.role != Role::Admin => View::Other,
-        view => view,
+    let query: SocketQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let ctx = PageCtx { csrf: user.csrf().to_string(), actor: user.actor };
+    let request = LiveRequest { query: req.query_string(), ctx: &ctx, feed: &feed };
+    let live = req.app_data::<LiveRoutes>().map_or(&[][..], |live| live.0);
+    let admits = |page| req.app_data::<RouteTable>().is_some_and(|table| table.admits(page, ctx.actor.role));
+    let view: Box<dyn LiveView> = match live.iter().find(|r| Some(r.view) == query.view.as_deref()) {
+        Some(route) if admits(route.page) => (route.open)(&request),
+        _ => Box::new(StaticView),
     };
-    let page =
-        Page { csrf: user.csrf().to_string(), actor: user.actor, view, shown: HashSet::new(), counters_dirty: false };
     // Subscribed before the sequence is compared: an update the feed sent
     // before this point was counted before it, so the page is stale and
     // resynced; any later one arrives on this receiver.
     let updates = feed.subscribe();
-    // The Jobs page carries no sequence: it is refreshed on connect.
-    let stale = matches!(page.view, View::Jobs) || query.since() != Some(state.bus.sequence());
+    let since = query.since.as_deref().and_then(|v| v.parse::<u64>().ok());
+    let stale = view.resync_on_connect() || since != Some(state.bus.sequence());
+    let page = OpenPage { ctx, view };
     let state = state.into_inner();
     actix_web::rt::spawn(serve_page(state, feed.into_inner(), ws, stream, page, updates, session_id, stale));
     Ok(response)
+}
+
+/// A page's socket state: who looks and the view it serves.
+struct OpenPage {
+    ctx: PageCtx,
+    view: Box<dyn LiveView>,
+}
+
+impl OpenPage {
+    /// The frame an update means for this page (empty: none).
+    async fn frame(&mut self, state: &AppState, update: Update) -> ByteString {
+        let ctx = &self.ctx;
+        match update {
+            Update::Task(update) => self.view.task_frame(ctx, &update),
+            Update::Presence(update)
+                if sees_presence(ctx.viewer(), (update.user_id, update.team_id))
+                    && self.view.shows_person(ctx, update.user_id) =>
+            {
+                update.html.clone()
+            }
+            Update::Bell(user_id, html, _) if user_id == ctx.actor.id => html,
+            Update::Jobs(overview) => self.view.jobs_frame(ctx, &overview),
+            Update::Resync => self.resync(state).await.into(),
+            Update::Presence(_) | Update::Bell(..) => ByteString::new(),
+        }
+    }
+
+    async fn resync(&mut self, state: &AppState) -> String {
+        self.view.resync(state, &self.ctx).await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "could not resync a live page");
+            String::new()
+        })
+    }
 }
 
 #[expect(clippy::too_many_arguments, reason = "one socket's whole context, handed over once")]
@@ -68,15 +112,18 @@ async fn serve_page(
     feed: Arc<Feed>,
     mut ws: Session,
     stream: MessageStream,
-    mut page: Page,
+    mut page: OpenPage,
     mut updates: broadcast::Receiver<Update>,
     session_id: String,
     stale: bool,
 ) {
     let mut stream = stream.max_frame_size(64 * 1024);
-    let (conn_id, mut kicked) = state.hub.register(page.actor.id, session_id);
-    let _jobs_viewer = matches!(page.view, View::Jobs).then(|| JobsViewer::enter(&feed));
-    let first = if stale { page.resync(&state).await.map(Some) } else { page.learn_shown(&state).await.map(|()| None) };
+    let (conn_id, mut kicked) = state.hub.register(page.ctx.actor.id, session_id);
+    let first = if stale {
+        page.view.resync(&state, &page.ctx).await.map(Some)
+    } else {
+        page.view.learn_shown(&state, &page.ctx).await.map(|()| None)
+    };
     let mut alive = match first {
         Ok(Some(html)) => ws.text(html).await.is_ok(),
         Ok(None) => true,
@@ -100,28 +147,17 @@ async fn serve_page(
                 }
                 alive = ws.ping(b"").await.is_ok();
             }
-            _ = counters.tick(), if page.counters_dirty => {
-                page.counters_dirty = false;
-                if let View::Monitor(filters) = &page.view
-                    && let Some(html) = feed.counters(&state.db, &page.actor, filters.filter()).await
+            _ = counters.tick() => {
+                if let Some(filter) = page.view.stale_counters()
+                    && let Some(html) = feed.counters(&state.db, &page.ctx.actor, filter).await
                 {
                     alive = ws.text(html.to_string()).await.is_ok();
                 }
             }
             update = updates.recv() => {
                 let message = match update {
-                    Ok(Update::Task(update)) => page.task_message(&update),
-                    Ok(Update::Presence(update)) if page.sees_presence(update.user_id, update.team_id) => update.html.clone(),
-                    Ok(Update::Presence(_)) => ByteString::new(),
-                    Ok(Update::Bell(user_id, html, _)) if user_id == page.actor.id => html,
-                    Ok(Update::Bell(..)) => ByteString::new(),
-                    Ok(Update::Jobs(overview)) if matches!(page.view, View::Jobs) => {
-                        crate::web::jobs::live_fragment(&overview, &page.csrf, true).into()
-                    }
-                    Ok(Update::Jobs(_)) => ByteString::new(),
-                    Ok(Update::Resync) | Err(RecvError::Lagged(_)) => {
-                        page.resync(&state).await.unwrap_or_default().into()
-                    }
+                    Ok(update) => page.frame(&state, update).await,
+                    Err(RecvError::Lagged(_)) => page.resync(&state).await.into(),
                     Err(RecvError::Closed) => break None,
                 };
                 if !message.is_empty() {
@@ -137,7 +173,7 @@ async fn serve_page(
                 Some(Ok(Message::Text(text))) => {
                     last_heard = Instant::now();
                     if text.contains("resync") {
-                        let html = page.resync(&state).await.unwrap_or_default();
+                        let html = page.resync(&state).await;
                         alive = ws.text(html).await.is_ok();
                     } else {
                         state.hub.touch(conn_id);
@@ -166,14 +202,8 @@ pub async fn api_feed(
     let (response, ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let state = state.into_inner();
     let updates = feed.subscribe();
-    let page = Page {
-        csrf: String::new(),
-        actor: user.actor,
-        view: View::Other,
-        shown: HashSet::new(),
-        counters_dirty: false,
-    };
-    actix_web::rt::spawn(serve_feed(state, ws, stream, page, updates, token));
+    let ctx = PageCtx { csrf: String::new(), actor: user.actor };
+    actix_web::rt::spawn(serve_feed(state, ws, stream, ctx, updates, token));
     Ok(response)
 }
 
@@ -183,7 +213,7 @@ async fn serve_feed(
     state: Arc<AppState>,
     mut ws: Session,
     stream: MessageStream,
-    page: Page,
+    page: PageCtx,
     mut updates: broadcast::Receiver<Update>,
     token: String,
 ) {
@@ -212,7 +242,7 @@ async fn serve_feed(
             }
             update = updates.recv() => match update {
                 Ok(Update::Task(u)) if may_access(page.viewer(), &u.card.assignee_teams) => u.json.clone(),
-                Ok(Update::Presence(u)) if page.sees_presence(u.user_id, u.team_id) => u.json.clone(),
+                Ok(Update::Presence(u)) if sees_presence(page.viewer(), (u.user_id, u.team_id)) => u.json.clone(),
                 Ok(Update::Bell(user_id, _, unread)) if user_id == page.actor.id => {
                     serde_json::json!({ "type": "notifications", "unread": unread }).to_string()
                 }

@@ -2,9 +2,12 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use bytestring::ByteString;
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::domain::access::may_access;
 use crate::domain::role::Role;
 use crate::domain::task::TaskStatus;
 use crate::http::access::CurrentUser;
@@ -14,6 +17,8 @@ use crate::services::ServiceError;
 use crate::services::progress::{self};
 use crate::services::task_views::{self, TaskCard};
 use crate::web::layout::Layout;
+use crate::web::live::page::{LiveRequest, LiveView, PageCtx};
+use crate::web::live::renderer::TaskUpdate;
 use crate::web::partials;
 
 use super::shared::{parse_version, summary, ws_url};
@@ -98,5 +103,63 @@ pub async fn set_status(
         Err(ServiceError::Conflict(message)) => Ok(flash::redirect(&back, Level::Error, &message)),
         Err(ServiceError::Invalid(errors)) => Ok(flash::redirect(&back, Level::Error, summary(&errors))),
         Err(err) => Err(err.into()),
+    }
+}
+
+/// A task's detail page, live: its state block and assignees' presence.
+pub struct DetailLive {
+    task_id: Option<i64>,
+    people: Vec<i64>,
+}
+
+#[derive(Deserialize)]
+struct DetailQuery {
+    task: Option<String>,
+}
+
+/// Opens the detail page's live view (`task=` names the task).
+pub fn live_view(request: &LiveRequest<'_>) -> Box<dyn LiveView> {
+    let task_id =
+        serde_urlencoded::from_str::<DetailQuery>(request.query).ok().and_then(|q| q.task).and_then(|t| t.parse().ok());
+    Box::new(DetailLive { task_id, people: Vec::new() })
+}
+
+impl DetailLive {
+    fn remember(&mut self, card: &TaskCard) {
+        self.people = card.assignees.iter().map(|a| a.user_id).collect();
+    }
+}
+
+impl LiveView for DetailLive {
+    fn task_frame(&mut self, ctx: &PageCtx, update: &TaskUpdate) -> ByteString {
+        if self.task_id != Some(update.card.task.id) || !may_access(ctx.viewer(), &update.card.assignee_teams) {
+            return ByteString::new();
+        }
+        self.remember(&update.card);
+        update.state_frame.clone()
+    }
+
+    fn shows_person(&self, _ctx: &PageCtx, user_id: i64) -> bool {
+        self.people.contains(&user_id)
+    }
+
+    fn resync<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<String, ServiceError>> {
+        Box::pin(async move {
+            let Some(task_id) = self.task_id else { return Ok(String::new()) };
+            let recent = Some(partials::STATE_UPDATES as i64);
+            let card = task_views::card(&state.db, &state.hub, &ctx.actor, task_id, recent).await?;
+            self.remember(&card);
+            Ok(partials::task_state(&card, true))
+        })
+    }
+
+    fn learn_shown<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            if let Some(task_id) = self.task_id {
+                let card = task_views::card(&state.db, &state.hub, &ctx.actor, task_id, Some(0)).await?;
+                self.remember(&card);
+            }
+            Ok(())
+        })
     }
 }

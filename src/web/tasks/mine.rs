@@ -3,6 +3,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use bytestring::ByteString;
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -14,7 +16,10 @@ use crate::http::flash::{self, Level, PendingFlash};
 use crate::services::ServiceError;
 use crate::services::progress::{self, Kind, UpdateRequest};
 use crate::services::task_views::{self};
+use crate::store::task_views::TaskFilter;
 use crate::web::layout::Layout;
+use crate::web::live::page::{LiveRequest, LiveView, PageCtx, Shown, delete_frame};
+use crate::web::live::renderer::TaskUpdate;
 use crate::web::partials;
 
 use super::shared::{known_status, parse_version, parse_whole, statuses, summary, ws_url};
@@ -59,6 +64,66 @@ pub async fn mine(
         status,
     };
     crate::http::render::html_page(&page)
+}
+
+/// My tasks, live: the viewer's cards appear, change and leave as tasks are
+/// assigned to them, updated, and reassigned away or filtered out.
+pub struct MineLive {
+    status: Option<String>,
+    shown: Shown,
+}
+
+/// Opens My tasks' live view (`status=` as the page's filter).
+pub fn live_view(request: &LiveRequest<'_>) -> Box<dyn LiveView> {
+    let query: MineQuery = serde_urlencoded::from_str(request.query).unwrap_or(MineQuery { status: None });
+    Box::new(MineLive { status: known_status(query.status.as_deref()), shown: Shown::default() })
+}
+
+impl LiveView for MineLive {
+    fn task_frame(&mut self, ctx: &PageCtx, update: &TaskUpdate) -> ByteString {
+        let card = &update.card;
+        let id = card.task.id;
+        let mine = card.assignee_teams.iter().any(|(user, _)| *user == ctx.actor.id);
+        let fits = self.status.as_ref().is_none_or(|s| *s == card.task.status);
+        let shown = self.shown.contains(id);
+        if mine && fits && shown {
+            self.shown.insert(card);
+            update.state_frame.clone()
+        } else if mine && fits {
+            self.shown.insert(card);
+            partials::insert_first("#my-tasks", &partials::my_card(card, &ctx.csrf, None)).into()
+        } else if shown {
+            self.shown.remove(id);
+            delete_frame(&format!("mine-{id}"))
+        } else {
+            ByteString::new()
+        }
+    }
+
+    fn shows_person(&self, ctx: &PageCtx, user_id: i64) -> bool {
+        // The page shows the viewer's own indicator ("You are …") only.
+        user_id == ctx.actor.id
+    }
+
+    fn resync<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<String, ServiceError>> {
+        Box::pin(async move {
+            let cards = task_views::my_tasks(&state.db, &state.hub, &ctx.actor, self.status.clone()).await?;
+            self.shown = Shown::of(&cards);
+            let inner: String = cards.iter().map(|c| partials::my_card(c, &ctx.csrf, None)).collect();
+            Ok(format!(r#"<div id="my-tasks" hx-swap-oob="innerHTML">{inner}</div>"#))
+        })
+    }
+
+    fn learn_shown<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            let filter =
+                TaskFilter { status: self.status.clone(), assignee_id: Some(ctx.actor.id), ..TaskFilter::default() };
+            let filter = task_views::scoped(&ctx.actor, filter);
+            let people = task_views::shown_people(&state.db, filter, 1, task_views::MY_TASKS_LIMIT).await?;
+            self.shown = Shown::from_people(people);
+            Ok(())
+        })
+    }
 }
 
 /// The progress form (fields as typed; checked by the service).

@@ -2,17 +2,23 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use bytestring::ByteString;
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::domain::access::may_access;
 use crate::domain::role::Role;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::PendingFlash;
+use crate::services::ServiceError;
 use crate::services::assign::{self, FormChoices};
-use crate::services::task_views::{self};
+use crate::services::task_views::{self, TaskCard};
 use crate::store::task_views::TaskFilter;
 use crate::web::layout::Layout;
+use crate::web::live::page::{LiveRequest, LiveView, PageCtx, Shown, delete_frame};
+use crate::web::live::renderer::TaskUpdate;
 use crate::web::partials;
 
 use super::shared::{known_status, priorities, statuses, ws_url};
@@ -151,4 +157,104 @@ pub async fn monitor(
         query: filters,
     };
     crate::http::render::html_page(&page)
+}
+
+/// The monitor, live: cards change in place, appear when a task starts to
+/// match the filters (first page only), leave when it stops matching or
+/// leaves the viewer's scope; the counters follow.
+pub struct MonitorLive {
+    filters: MonitorFilters,
+    shown: Shown,
+    counters_stale: bool,
+}
+
+/// Opens the monitor's live view (its filters from the query).
+pub fn live_view(request: &LiveRequest<'_>) -> Box<dyn LiveView> {
+    let query: MonitorQuery = serde_urlencoded::from_str(request.query).unwrap_or_default();
+    Box::new(MonitorLive { filters: MonitorFilters::parse(&query), shown: Shown::default(), counters_stale: false })
+}
+
+impl MonitorFilters {
+    /// Whether a task fits the filters.
+    fn matches(&self, card: &TaskCard) -> bool {
+        let task = &card.task;
+        self.status.as_ref().is_none_or(|s| *s == task.status)
+            && self.priority.as_ref().is_none_or(|p| *p == task.priority)
+            && self.project.is_none_or(|p| task.project_id == Some(p))
+            && self.assignee.is_none_or(|a| card.assignee_teams.iter().any(|(user, _)| *user == a))
+            && self.team.is_none_or(|t| card.assignee_teams.iter().any(|(_, team)| *team == Some(t)))
+    }
+
+    /// No filter narrows the tasks (the all-task counters apply).
+    fn is_unfiltered(&self) -> bool {
+        self.status.is_none()
+            && self.priority.is_none()
+            && self.team.is_none()
+            && self.project.is_none()
+            && self.assignee.is_none()
+    }
+}
+
+impl LiveView for MonitorLive {
+    fn task_frame(&mut self, ctx: &PageCtx, update: &TaskUpdate) -> ByteString {
+        let card = &update.card;
+        let id = card.task.id;
+        let shown = self.shown.contains(id);
+        let fits = may_access(ctx.viewer(), &card.assignee_teams) && self.filters.matches(card);
+        // Unfiltered admin and manager monitors show the all-task counters
+        // the update carries; others recount for their scope.
+        let global = matches!(ctx.actor.role, Role::Admin | Role::Manager) && self.filters.is_unfiltered();
+        let counters = if global { update.all_counters.as_deref().unwrap_or("") } else { "" };
+        self.counters_stale |= !global;
+        if shown && fits {
+            self.shown.insert(card);
+            if global { update.card_counters_frame.clone() } else { update.card_frame.clone() }
+        } else if shown {
+            self.shown.remove(id);
+            format!("{}{counters}", delete_frame(&format!("mon-{id}"))).into()
+        } else if fits && self.filters.page == 1 {
+            self.shown.insert(card);
+            format!("{}{counters}", update.monitor_new_html).into()
+        } else {
+            counters.to_string().into()
+        }
+    }
+
+    fn shows_person(&self, _ctx: &PageCtx, user_id: i64) -> bool {
+        self.shown.has_person(user_id)
+    }
+
+    fn stale_counters(&mut self) -> Option<TaskFilter> {
+        std::mem::take(&mut self.counters_stale).then(|| self.filters.filter())
+    }
+
+    fn resync<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<String, ServiceError>> {
+        Box::pin(async move {
+            let filters = &self.filters;
+            let page = task_views::monitor(
+                &state.db,
+                &state.hub,
+                &ctx.actor,
+                filters.filter(),
+                filters.page,
+                MONITOR_PAGE_SIZE,
+            )
+            .await?;
+            self.shown = Shown::of(&page.cards);
+            let inner: String = page.cards.iter().map(|c| partials::monitor_card(c, None)).collect();
+            Ok(format!(
+                r#"<div id="monitor-grid" hx-swap-oob="innerHTML">{inner}</div>{}"#,
+                partials::counters(&page.counters, true)
+            ))
+        })
+    }
+
+    fn learn_shown<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            let filter = task_views::scoped(&ctx.actor, self.filters.filter());
+            let people = task_views::shown_people(&state.db, filter, self.filters.page, MONITOR_PAGE_SIZE).await?;
+            self.shown = Shown::from_people(people);
+            Ok(())
+        })
+    }
 }

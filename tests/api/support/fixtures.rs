@@ -7,7 +7,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use taskpulse::db::DbError;
 use taskpulse::domain::role::Role;
-use taskpulse::live::LiveBus;
 use taskpulse::schema::{assignments, idempotency_keys, task_progress, tasks};
 use taskpulse::services::{Actor, ServiceError, assign, progress};
 use taskpulse::store::{tasks as task_store, users};
@@ -82,9 +81,8 @@ pub async fn try_create_task(app: &TestApp, creator: &TestUser, spec: TaskSpec) 
         difficulty: "5".into(),
         skills: Vec::new(),
     };
-    // The app's own bus is not reachable from here; the live feed is not
-    // what these tests look at.
-    assign::create(&app.db, &LiveBus::default(), &actor, input).await
+    // Through the app's own bus, so open pages see the new task.
+    assign::create(&app.db, &app.bus, &actor, input).await
 }
 
 /// Moves a task's due time (e.g. into the past, which creation refuses).
@@ -282,7 +280,7 @@ pub fn assert_api_error(answer: &(u16, serde_json::Value), status: u16, what: &s
 /// as `by` (an admin or manager).
 pub async fn set_status(app: &TestApp, by: &TestUser, task_id: i64, status: &str) {
     let actor = actor_for(app, by).await;
-    progress::set_status(&app.db, &LiveBus::default(), &actor, task_id, status, "set by a test", None)
+    progress::set_status(&app.db, &app.bus, &actor, task_id, status, "set by a test", None)
         .await
         .expect("status set");
 }
