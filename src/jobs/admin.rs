@@ -9,6 +9,7 @@ use super::scheduler;
 use crate::db::DbError;
 use crate::services::ServiceError;
 use crate::store::jobs::{self as store, Job};
+use crate::store::schedules::{self, Schedule};
 
 impl Jobs {
     /// Counts per state, recent jobs: what the Jobs page and CLI show.
@@ -26,7 +27,7 @@ impl Jobs {
         let key = name.trim().to_string();
         let schedule = {
             let key = key.clone();
-            self.db.read(move |conn| Ok::<_, ServiceError>(store::schedule(conn, &key)?)).await?
+            self.db.read(move |conn| Ok::<_, ServiceError>(schedules::schedule(conn, &key)?)).await?
         };
         let kind = schedule.map_or(key, |s| s.job_kind);
         if self.handlers.contains_key(kind.as_str()) {
@@ -38,9 +39,9 @@ impl Jobs {
     }
 
     /// The schedules with their next run (UTC; `None` when paused or unreadable).
-    pub async fn schedules(&self) -> Result<Vec<(store::Schedule, Option<NaiveDateTime>)>, ServiceError> {
+    pub async fn schedules(&self) -> Result<Vec<(Schedule, Option<NaiveDateTime>)>, ServiceError> {
         let now = self.clock.now();
-        let all = self.db.read(|conn| Ok::<_, ServiceError>(store::schedules(conn)?)).await?;
+        let all = self.db.read(|conn| Ok::<_, ServiceError>(schedules::schedules(conn)?)).await?;
         Ok(all
             .into_iter()
             .map(|s| {
@@ -71,13 +72,13 @@ impl Jobs {
         let now = self.clock.now();
         self.db
             .write(move |conn| {
-                let mut schedule = store::schedule(conn, &name)?.ok_or(ServiceError::NotFound)?;
+                let mut schedule = schedules::schedule(conn, &name)?.ok_or(ServiceError::NotFound)?;
                 schedule.cron = cron;
                 schedule.timezone = timezone;
                 schedule.enabled = enabled;
                 schedule.catch_up = catch_up;
                 schedule.updated_at = now;
-                store::update_schedule(conn, &schedule)?;
+                schedules::update_schedule(conn, &schedule)?;
                 Ok::<_, ServiceError>(())
             })
             .await

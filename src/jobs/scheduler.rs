@@ -14,7 +14,8 @@ use croner::Cron;
 use super::engine::Jobs;
 use crate::services::{FieldErrors, ServiceError};
 use crate::store::enqueue::{EnqueueOptions, new_job};
-use crate::store::jobs::{self as store, Schedule};
+use crate::store::jobs as store;
+use crate::store::schedules::{self, Schedule};
 
 /// Most slots looked at per schedule and tick (a minutely schedule after a
 /// week of downtime is still bounded).
@@ -80,7 +81,7 @@ pub fn next_run(schedule: &Schedule, now: NaiveDateTime) -> Option<NaiveDateTime
 /// Enqueues every due slot now; returns the jobs enqueued.
 pub async fn tick(engine: &Jobs) -> Result<Vec<i64>, ServiceError> {
     let now = engine.now();
-    let all = engine.db().read(|conn| Ok::<_, ServiceError>(store::schedules(conn)?)).await?;
+    let all = engine.db().read(|conn| Ok::<_, ServiceError>(schedules::schedules(conn)?)).await?;
     let mut enqueued = Vec::new();
     for schedule in all.into_iter().filter(|s| s.enabled) {
         let (cron, zone) = match parse(&schedule.cron, &schedule.timezone) {
@@ -104,14 +105,14 @@ pub async fn tick(engine: &Jobs) -> Result<Vec<i64>, ServiceError> {
             .write(move |conn| {
                 let mut id = None;
                 if let Some((slot, job)) = job
-                    && store::claim_slot(conn, &name, slot, now)?
+                    && schedules::claim_slot(conn, &name, slot, now)?
                 {
                     id = store::enqueue(conn, &job)?;
                     if let Some(id) = id {
-                        store::link_slot(conn, &name, slot, id)?;
+                        schedules::link_slot(conn, &name, slot, id)?;
                     }
                 }
-                store::advance_schedule(conn, &name, handled)?;
+                schedules::advance_schedule(conn, &name, handled)?;
                 Ok::<_, ServiceError>(id)
             })
             .await?;
@@ -130,7 +131,7 @@ pub async fn ensure_defaults(engine: &Jobs) -> Result<(), ServiceError> {
         .db()
         .write(move |conn| {
             for schedule in &defaults {
-                store::ensure_schedule(conn, schedule)?;
+                schedules::ensure_schedule(conn, schedule)?;
             }
             Ok::<_, ServiceError>(())
         })

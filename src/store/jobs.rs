@@ -9,10 +9,6 @@ use crate::db::DbConn;
 use crate::per_backend;
 use crate::schema::{jobs, schedule_slots};
 
-// Schedules were kept here before they had a module of their own; their
-// callers still reach them through this module.
-pub use super::schedules::*;
-
 /// A stored job.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = jobs)]

@@ -14,7 +14,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Value, json};
 use taskpulse::db::DbError;
 use taskpulse::jobs::{EnqueueOptions, enqueue_in};
-use taskpulse::store::jobs::{self as job_store, Job, Schedule};
+use taskpulse::store::jobs::{self as job_store, Job};
+use taskpulse::store::schedules::{self as schedule_store, Schedule};
 
 use crate::support::*;
 
@@ -155,11 +156,11 @@ async fn three_servers_run_each_slot_of_a_simulated_day_exactly_once(backend: Ba
     };
     app.db
         .write(move |c| {
-            for mut schedule in job_store::schedules(c)? {
+            for mut schedule in schedule_store::schedules(c)? {
                 schedule.enabled = false;
-                job_store::update_schedule(c, &schedule)?;
+                schedule_store::update_schedule(c, &schedule)?;
             }
-            job_store::ensure_schedule(c, &minutely)?;
+            schedule_store::ensure_schedule(c, &minutely)?;
             Ok::<_, DbError>(())
         })
         .await
@@ -184,7 +185,8 @@ async fn three_servers_run_each_slot_of_a_simulated_day_exactly_once(backend: Ba
         wait_for(&format!("slot {slot} to be claimed"), || {
             let db = app.db.clone();
             async move {
-                let slots = db.read(|c| Ok::<_, DbError>(job_store::slots(c, SCHEDULE)?)).await.expect("read slots");
+                let slots =
+                    db.read(|c| Ok::<_, DbError>(schedule_store::slots(c, SCHEDULE)?)).await.expect("read slots");
                 slots.last().is_some_and(|(at, _)| *at >= slot).then_some(())
             }
         })
@@ -212,7 +214,7 @@ async fn three_servers_run_each_slot_of_a_simulated_day_exactly_once(backend: Ba
     }
     drop(servers);
 
-    let slots = app.db.read(|c| Ok::<_, DbError>(job_store::slots(c, SCHEDULE)?)).await.expect("read slots");
+    let slots = app.db.read(|c| Ok::<_, DbError>(schedule_store::slots(c, SCHEDULE)?)).await.expect("read slots");
     let expected: Vec<NaiveDateTime> = (1..=SLOTS).map(|m| day_start() + chrono::Duration::minutes(m)).collect();
     assert_eq!(slots.iter().map(|(at, _)| *at).collect::<Vec<_>>(), expected, "each minute claimed once");
     assert_eq!(jobs.len(), SLOTS as usize, "one job per slot, no more");

@@ -29,7 +29,8 @@ use taskpulse::live::LiveBus;
 use taskpulse::schema::notifications;
 use taskpulse::services::ServiceError;
 use taskpulse::startup::connect_and_migrate;
-use taskpulse::store::jobs::{self as job_store, Job, Schedule};
+use taskpulse::store::jobs::{self as job_store, Job};
+use taskpulse::store::schedules::{self as schedule_store, Schedule};
 use tokio::sync::{Barrier, Notify};
 
 use crate::both_backends;
@@ -153,7 +154,7 @@ fn schedule(name: &str, kind: &str, cron: &str, catch_up: &str) -> Schedule {
 async fn add_schedules(db: &Db, list: Vec<Schedule>) {
     db.write(move |c| {
         for s in &list {
-            assert_eq!(job_store::ensure_schedule(c, s)?, 1, "schedule {} added", s.name);
+            assert_eq!(schedule_store::ensure_schedule(c, s)?, 1, "schedule {} added", s.name);
         }
         Ok::<_, DbError>(())
     })
@@ -163,12 +164,12 @@ async fn add_schedules(db: &Db, list: Vec<Schedule>) {
 
 async fn slots(db: &Db, name: &str) -> Vec<(NaiveDateTime, Option<i64>)> {
     let name = name.to_string();
-    db.read(move |c| Ok::<_, DbError>(job_store::slots(c, &name)?)).await.expect("read slots")
+    db.read(move |c| Ok::<_, DbError>(schedule_store::slots(c, &name)?)).await.expect("read slots")
 }
 
 async fn last_slot(db: &Db, name: &str) -> Option<NaiveDateTime> {
     let name = name.to_string();
-    db.read(move |c| Ok::<_, DbError>(job_store::schedule(c, &name)?))
+    db.read(move |c| Ok::<_, DbError>(schedule_store::schedule(c, &name)?))
         .await
         .expect("read schedule")
         .expect("schedule exists")
@@ -861,8 +862,8 @@ both_backends! {
         let slot = now - chrono::Duration::days(10);
         app.db
             .write(move |c| {
-                assert!(job_store::claim_slot(c, "nightly", slot, slot)?);
-                job_store::link_slot(c, "nightly", slot, old_ok)?;
+                assert!(schedule_store::claim_slot(c, "nightly", slot, slot)?);
+                schedule_store::link_slot(c, "nightly", slot, old_ok)?;
                 Ok::<_, DbError>(())
             })
             .await

@@ -280,9 +280,7 @@ pub fn assert_api_error(answer: &(u16, serde_json::Value), status: u16, what: &s
 /// as `by` (an admin or manager).
 pub async fn set_status(app: &TestApp, by: &TestUser, task_id: i64, status: &str) {
     let actor = actor_for(app, by).await;
-    progress::set_status(&app.db, &app.bus, &actor, task_id, status, "set by a test", None)
-        .await
-        .expect("status set");
+    progress::set_status(&app.db, &app.bus, &actor, task_id, status, "set by a test", None).await.expect("status set");
 }
 
 /// Runs a built-in job kind inline, as a worker would at this moment (its
