@@ -1,7 +1,7 @@
 //! The assign / edit form's rules: every field checked at once, with the
 //! message each error shows.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike};
 
 use super::FieldErrors;
 use super::task::Priority;
@@ -65,6 +65,17 @@ pub fn parse_due(raw: &str) -> Result<Option<NaiveDateTime>, String> {
         .ok_or_else(|| "Enter the due date as YYYY-MM-DD HH:MM.".to_string())
 }
 
+/// The due time an edit leaves: the form shows minutes, so a value equal to
+/// the stored one to the minute is the stored one, unchanged (an overdue
+/// task keeps its past due time through an edit of anything else).
+pub fn kept_due(form: Option<NaiveDateTime>, stored: Option<NaiveDateTime>) -> Option<NaiveDateTime> {
+    let minute = |t: NaiveDateTime| t.with_second(0).and_then(|t| t.with_nanosecond(0));
+    match (form, stored) {
+        (Some(f), Some(s)) if minute(f) == minute(s) => Some(s),
+        _ => form,
+    }
+}
+
 /// Checks every field of `input` at once (`creating`: a due date must be
 /// ahead of `at`).
 pub fn check(input: &TaskInput, at: NaiveDateTime, creating: bool) -> Result<Checked, FieldErrors> {
@@ -121,5 +132,24 @@ pub fn check(input: &TaskInput, at: NaiveDateTime, creating: bool) -> Result<Che
             Ok(Checked { title, description, priority, due_at, estimated_hours, difficulty })
         }
         _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod kept_due_tests {
+    use super::*;
+
+    fn at(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").unwrap()
+    }
+
+    #[test]
+    fn a_due_time_shown_to_the_minute_is_the_stored_one() {
+        let stored = at("2026-11-20 09:15:42.123456");
+        assert_eq!(kept_due(Some(at("2026-11-20 09:15:00")), Some(stored)), Some(stored));
+        let moved = at("2026-11-20 09:16:00");
+        assert_eq!(kept_due(Some(moved), Some(stored)), Some(moved));
+        assert_eq!(kept_due(None, Some(stored)), None, "cleared");
+        assert_eq!(kept_due(Some(moved), None), Some(moved), "set");
     }
 }

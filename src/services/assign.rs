@@ -8,7 +8,7 @@ use crate::domain::access::{Viewer, may_assign};
 use crate::domain::role::Role;
 use crate::domain::task::TaskStatus;
 pub use crate::domain::task_form::TaskInput;
-use crate::domain::task_form::{Checked, check};
+use crate::domain::task_form::{Checked, check, kept_due};
 use crate::live::LiveBus;
 use crate::services::{Actor, FieldErrors, ServiceError};
 use crate::store::tasks::{self, NewAssignment, NewProgress, NewTask};
@@ -60,12 +60,13 @@ fn check_all(
     kept: &[i64],
 ) -> Result<(Checked, Vec<String>), ServiceError> {
     let creating = previous_due.is_none();
-    let checked = check(input, at, creating);
+    let mut checked = check(input, at, creating);
     let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
-    if let (Ok(c), Some(previous)) = (&checked, previous_due)
-        && c.due_at.is_some_and(|due| due < at && Some(due) != previous)
-    {
-        errors.insert("due", "The due date is in the past.".into());
+    if let (Ok(c), Some(previous)) = (&mut checked, previous_due) {
+        c.due_at = kept_due(c.due_at, previous);
+        if c.due_at.is_some_and(|due| due < at && Some(due) != previous) {
+            errors.insert("due", "The due date is in the past.".into());
+        }
     }
     let names = check_assignees(conn, actor, &input.assignee_ids, kept, &mut errors)?;
     if let Some(project) = input.project_id

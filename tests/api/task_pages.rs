@@ -155,6 +155,36 @@ both_backends! {
         assert_eq!(trail(&app, id).await.len(), 2);
     }
 
+    async fn an_overdue_task_can_be_edited_and_keeps_its_due_time(app: TestApp) {
+        let manager = app.create_user("od-mgr", Role::Manager).await;
+        let ann = app.create_user("od-ann", Role::Employee).await;
+        let bob = app.create_user("od-bob", Role::Employee).await;
+        let id = create_task(&app, &manager, TaskSpec::new("Late work", &[&ann]).due("2099-01-01T10:00")).await;
+        // Due yesterday, with seconds and microseconds as stored times have.
+        let due = taskpulse::db::now() - chrono::Duration::days(1);
+        set_due(&app, id, due).await;
+        let mut browser = app.browser_for(&manager).await;
+        let (status, page) = browser.page(&format!("/tasks/{id}/edit")).await;
+        assert_eq!(status, 200);
+        let shown = value_of(&page, "#due").expect("the form shows the due time");
+        // Saved as shown, with a new assignee: accepted, the due time untouched.
+        let (ann_id, bob_id) = (ann.id.to_string(), bob.id.to_string());
+        let response = browser
+            .post_form(&format!("/tasks/{id}/edit"), &[("title", "Late work"), ("priority", "MEDIUM"), ("difficulty", "5"), ("estimated_hours", "4"), ("due", &shown), ("assignees", &ann_id), ("assignees", &bob_id), ("version", "1")])
+            .await;
+        assert_eq!(response.status(), 303, "an unchanged past due date is kept");
+        assert_eq!(task(&app, id).await.due_at, Some(due), "stored exactly as before");
+        let rows = trail(&app, id).await;
+        assert!(!rows[1].notes.contains("due date"), "the due date did not change: {:?}", rows[1].notes);
+        // Moving it to another past time is still refused, nothing written.
+        let earlier = (due - chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M").to_string();
+        let response = browser
+            .post_form(&format!("/tasks/{id}/edit"), &[("title", "Late work"), ("priority", "MEDIUM"), ("difficulty", "5"), ("estimated_hours", "4"), ("due", &earlier), ("assignees", &ann_id), ("version", "2")])
+            .await;
+        assert_eq!(response.status(), 422);
+        assert_eq!(task(&app, id).await.due_at, Some(due));
+    }
+
     async fn a_leads_edit_keeps_assignees_outside_their_team(app: TestApp) {
         let admin = app.create_user("keep-admin", Role::Admin).await;
         let lead = user_in_team(&app, "keep-lead", Role::Lead, Some("Platform")).await;
