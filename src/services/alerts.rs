@@ -10,46 +10,14 @@ use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
 use super::ServiceError;
-use crate::db::{Db, DbConn};
+use crate::db::Db;
 use crate::live::LiveBus;
-use crate::store::enqueue::{EnqueueOptions, enqueue_in};
+use crate::services::notifications::{announce, send_once};
 use crate::store::notifications::{self, NewNotification};
 
 /// The start of the day a slot falls in (notes are once per task and day).
 fn day_start(slot: NaiveDateTime) -> NaiveDateTime {
     slot.date().and_hms_opt(0, 0, 0).unwrap_or(slot)
-}
-
-/// Sends each note once per day (and, when any is new, queues their email
-/// delivery to run at `now`); returns how many were new and who got them.
-fn notify_once(
-    conn: &mut DbConn,
-    notes: Vec<NewNotification>,
-    day_start: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<(usize, BTreeSet<i64>), ServiceError> {
-    let mut sent = 0;
-    let mut notified = BTreeSet::new();
-    for note in notes {
-        if notifications::add_once(conn, &note, day_start)? {
-            sent += 1;
-            notified.insert(note.user_id);
-        }
-    }
-    if sent > 0 {
-        // Users who want each notification by email get it within moments,
-        // not at the next hourly digest; the job commits with the notes.
-        let once = EnqueueOptions { unique_key: Some("deliver-email".into()), ..Default::default() };
-        enqueue_in(conn, "deliver-email", &json!({}), &once, now)?;
-    }
-    Ok((sent, notified))
-}
-
-/// After the commit: the recipients' bells update live.
-fn announce(bus: &LiveBus, users: &BTreeSet<i64>) {
-    for user in users {
-        bus.notifications_changed(*user);
-    }
 }
 
 /// Flags open tasks past due at `slot`: each assignee and their team's
@@ -82,7 +50,7 @@ pub async fn overdue_tasks(
                     });
                 }
             }
-            let (sent, notified) = notify_once(conn, notes, day_start(slot), now)?;
+            let (sent, notified) = send_once(conn, notes, day_start(slot), now)?;
             let summary = json!({
                 "date": slot.date().to_string(),
                 "overdue_tasks": tasks.len(),
@@ -126,7 +94,7 @@ pub async fn high_priority(
                     });
                 }
             }
-            notify_once(conn, notes, day_start(slot), now)
+            send_once(conn, notes, day_start(slot), now)
         })
         .await?;
     announce(bus, &notified);
@@ -157,7 +125,7 @@ pub async fn stale_progress(
                     created_at: slot,
                 })
                 .collect();
-            let (sent, notified) = notify_once(conn, notes, day_start(slot), now)?;
+            let (sent, notified) = send_once(conn, notes, day_start(slot), now)?;
             Ok::<_, ServiceError>((tasks.len(), sent, notified))
         })
         .await?;

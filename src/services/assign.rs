@@ -10,7 +10,7 @@ use crate::domain::task::TaskStatus;
 pub use crate::domain::task_form::TaskInput;
 use crate::domain::task_form::{Checked, check, kept_due};
 use crate::live::LiveBus;
-use crate::services::{Actor, FieldErrors, ServiceError};
+use crate::services::{Actor, FieldErrors, ServiceError, notifications};
 use crate::store::tasks::{self, NewAssignment, NewProgress, NewTask};
 use crate::store::{org, users};
 
@@ -110,7 +110,7 @@ pub async fn create(db: &Db, bus: &LiveBus, actor: &Actor, input: TaskInput) -> 
             let task_id = tasks::insert(
                 conn,
                 &NewTask {
-                    title: checked.title,
+                    title: checked.title.clone(),
                     description: checked.description,
                     project_id: input.project_id,
                     priority: checked.priority.as_str().into(),
@@ -133,9 +133,10 @@ pub async fn create(db: &Db, bus: &LiveBus, actor: &Actor, input: TaskInput) -> 
             let mut assignees = input.assignee_ids.clone();
             assignees.sort_unstable();
             assignees.dedup();
-            for user_id in assignees {
-                tasks::insert_assignment(conn, &assignment(task_id, user_id, checked.estimated_hours, actor.id, at))?;
+            for user_id in &assignees {
+                tasks::insert_assignment(conn, &assignment(task_id, *user_id, checked.estimated_hours, actor.id, at))?;
             }
+            let notified = notifications::assigned(conn, task_id, &checked.title, &actor, &assignees, at)?;
             tasks::append_progress(
                 conn,
                 &NewProgress {
@@ -150,10 +151,12 @@ pub async fn create(db: &Db, bus: &LiveBus, actor: &Actor, input: TaskInput) -> 
                     created_at: at,
                 },
             )?;
-            Ok::<_, ServiceError>(task_id)
+            Ok::<_, ServiceError>((task_id, notified))
         })
         .await?;
+    let (id, notified) = id;
     bus.task_changed(id);
+    notifications::announce(bus, &notified);
     Ok(id)
 }
 
@@ -172,108 +175,112 @@ pub async fn update(
 ) -> Result<(), ServiceError> {
     let actor = actor.clone();
     let mut input = input;
-    db.write(move |conn| {
-        let task = crate::services::progress::load_visible(conn, viewer(&actor), task_id)?;
-        if expected_version.is_some_and(|v| v != task.version) {
-            return Err(crate::services::progress::stale(&task));
-        }
-        let at = now();
-        let before: Vec<tasks::Assignee> = tasks::assignees(conn, task_id)?;
-        let kept = out_of_reach(&actor, &before);
-        input.assignee_ids.extend(&kept);
-        let (checked, _) = check_all(conn, &actor, &input, at, Some(task.due_at), &kept)?;
-        let mut edited = Vec::new();
-        if checked.title != task.title {
-            edited.push("title");
-        }
-        if checked.description != task.description {
-            edited.push("description");
-        }
-        if input.project_id != task.project_id {
-            edited.push("project");
-        }
-        if checked.priority.as_str() != task.priority {
-            edited.push("priority");
-        }
-        if checked.due_at != task.due_at {
-            edited.push("due date");
-        }
-        if (checked.estimated_hours - task.estimated_hours).abs() > f64::EPSILON {
-            edited.push("estimate");
-        }
-        if checked.difficulty != task.difficulty {
-            edited.push("difficulty");
-        }
-        let old_skills: Vec<(i64, i64)> =
-            tasks::skills_of(conn, task_id)?.into_iter().map(|(id, _, level)| (id, i64::from(level))).collect();
-        let mut new_skills = input.skills.clone();
-        new_skills.sort_unstable();
-        new_skills.dedup_by_key(|(id, _)| *id);
-        if old_skills != new_skills {
-            edited.push("skills");
-        }
-        let fields = tasks::TaskFields {
-            title: checked.title,
-            description: checked.description,
-            project_id: input.project_id,
-            priority: checked.priority.as_str().into(),
-            difficulty: checked.difficulty,
-            estimated_hours: checked.estimated_hours,
-            due_at: checked.due_at,
-            updated_at: at,
-        };
-        if !tasks::update_fields(conn, task_id, task.version, &fields)? {
-            let current = tasks::find(conn, task_id)?.ok_or(ServiceError::NotFound)?;
-            return Err(crate::services::progress::stale(&current));
-        }
-        tasks::clear_skills(conn, task_id)?;
-        for (skill, level) in &new_skills {
-            tasks::add_skill(conn, task_id, *skill, *level as i32)?;
-        }
-        let mut wanted = input.assignee_ids.clone();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let mut changes = Vec::new();
-        for old in before.iter().filter(|a| !wanted.contains(&a.user_id)) {
-            tasks::remove_assignment(conn, task_id, old.user_id)?;
-            changes.push(format!("−{}", old.full_name));
-        }
-        let status = task.status.parse::<TaskStatus>().map_err(ServiceError::Internal)?;
-        for user_id in wanted.iter().filter(|id| !before.iter().any(|a| a.user_id == **id)) {
-            let mut new = assignment(task_id, *user_id, fields.estimated_hours, actor.id, at);
-            new.status = crate::domain::progress::assignment_status(status).into();
-            tasks::insert_assignment(conn, &new)?;
-            let name = users::find(conn, *user_id)?.map(|u| u.full_name).unwrap_or_default();
-            changes.push(format!("+{name}"));
-        }
-        let mut notes = Vec::new();
-        if !edited.is_empty() {
-            notes.push(format!("Edited {}", edited.join(", ")));
-        }
-        if !changes.is_empty() {
-            notes.push(format!("Reassigned: {}", changes.join(", ")));
-        }
-        if notes.is_empty() {
-            notes.push("Saved without changes".into());
-        }
-        tasks::append_progress(
-            conn,
-            &NewProgress {
-                task_id,
-                user_id: Some(actor.id),
-                previous_progress: task.progress,
-                new_progress: task.progress,
-                previous_status: task.status.clone(),
-                new_status: task.status.clone(),
-                notes: notes.join("; "),
-                occupancy_status: None,
-                created_at: at,
-            },
-        )?;
-        Ok(())
-    })
-    .await?;
+    let notified = db
+        .write(move |conn| {
+            let task = crate::services::progress::load_visible(conn, viewer(&actor), task_id)?;
+            if expected_version.is_some_and(|v| v != task.version) {
+                return Err(crate::services::progress::stale(&task));
+            }
+            let at = now();
+            let before: Vec<tasks::Assignee> = tasks::assignees(conn, task_id)?;
+            let kept = out_of_reach(&actor, &before);
+            input.assignee_ids.extend(&kept);
+            let (checked, _) = check_all(conn, &actor, &input, at, Some(task.due_at), &kept)?;
+            let mut edited = Vec::new();
+            if checked.title != task.title {
+                edited.push("title");
+            }
+            if checked.description != task.description {
+                edited.push("description");
+            }
+            if input.project_id != task.project_id {
+                edited.push("project");
+            }
+            if checked.priority.as_str() != task.priority {
+                edited.push("priority");
+            }
+            if checked.due_at != task.due_at {
+                edited.push("due date");
+            }
+            if (checked.estimated_hours - task.estimated_hours).abs() > f64::EPSILON {
+                edited.push("estimate");
+            }
+            if checked.difficulty != task.difficulty {
+                edited.push("difficulty");
+            }
+            let old_skills: Vec<(i64, i64)> =
+                tasks::skills_of(conn, task_id)?.into_iter().map(|(id, _, level)| (id, i64::from(level))).collect();
+            let mut new_skills = input.skills.clone();
+            new_skills.sort_unstable();
+            new_skills.dedup_by_key(|(id, _)| *id);
+            if old_skills != new_skills {
+                edited.push("skills");
+            }
+            let fields = tasks::TaskFields {
+                title: checked.title,
+                description: checked.description,
+                project_id: input.project_id,
+                priority: checked.priority.as_str().into(),
+                difficulty: checked.difficulty,
+                estimated_hours: checked.estimated_hours,
+                due_at: checked.due_at,
+                updated_at: at,
+            };
+            if !tasks::update_fields(conn, task_id, task.version, &fields)? {
+                let current = tasks::find(conn, task_id)?.ok_or(ServiceError::NotFound)?;
+                return Err(crate::services::progress::stale(&current));
+            }
+            tasks::clear_skills(conn, task_id)?;
+            for (skill, level) in &new_skills {
+                tasks::add_skill(conn, task_id, *skill, *level as i32)?;
+            }
+            let mut wanted = input.assignee_ids.clone();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let mut changes = Vec::new();
+            for old in before.iter().filter(|a| !wanted.contains(&a.user_id)) {
+                tasks::remove_assignment(conn, task_id, old.user_id)?;
+                changes.push(format!("−{}", old.full_name));
+            }
+            let status = task.status.parse::<TaskStatus>().map_err(ServiceError::Internal)?;
+            let added: Vec<i64> =
+                wanted.iter().copied().filter(|id| !before.iter().any(|a| a.user_id == *id)).collect();
+            for user_id in &added {
+                let mut new = assignment(task_id, *user_id, fields.estimated_hours, actor.id, at);
+                new.status = crate::domain::progress::assignment_status(status).into();
+                tasks::insert_assignment(conn, &new)?;
+                let name = users::find(conn, *user_id)?.map(|u| u.full_name).unwrap_or_default();
+                changes.push(format!("+{name}"));
+            }
+            let mut notes = Vec::new();
+            if !edited.is_empty() {
+                notes.push(format!("Edited {}", edited.join(", ")));
+            }
+            if !changes.is_empty() {
+                notes.push(format!("Reassigned: {}", changes.join(", ")));
+            }
+            if notes.is_empty() {
+                notes.push("Saved without changes".into());
+            }
+            tasks::append_progress(
+                conn,
+                &NewProgress {
+                    task_id,
+                    user_id: Some(actor.id),
+                    previous_progress: task.progress,
+                    new_progress: task.progress,
+                    previous_status: task.status.clone(),
+                    new_status: task.status.clone(),
+                    notes: notes.join("; "),
+                    occupancy_status: None,
+                    created_at: at,
+                },
+            )?;
+            notifications::assigned(conn, task_id, &fields.title, &actor, &added, at)
+        })
+        .await?;
     bus.task_changed(task_id);
+    notifications::announce(bus, &notified);
     Ok(())
 }
 

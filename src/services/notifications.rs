@@ -1,10 +1,16 @@
 //! The in-app notification centre: a user's list, unread count, and marking
 //! read. Nobody reads or marks another user's notifications.
 
-use crate::db::{Db, now};
+use std::collections::BTreeSet;
+
+use chrono::NaiveDateTime;
+use serde_json::json;
+
+use crate::db::{Db, DbConn, now};
 use crate::live::LiveBus;
 use crate::services::{Actor, ServiceError};
-use crate::store::notifications::{self as store, Notification};
+use crate::store::enqueue::{EnqueueOptions, enqueue_in};
+use crate::store::notifications::{self as store, NewNotification, Notification};
 
 /// How many notifications the list shows.
 pub const LIST_LIMIT: i64 = 100;
@@ -43,4 +49,65 @@ pub async fn mark_all_read(db: &Db, bus: &LiveBus, actor: &Actor) -> Result<usiz
     let marked = db.write(move |conn| Ok::<_, ServiceError>(store::mark_all_read(conn, user, now())?)).await?;
     bus.notifications_changed(user);
     Ok(marked)
+}
+
+/// Adds each note unless its recipient already has the same one since
+/// `since` (a job run twice sends it once) and, when any is new, queues
+/// their email delivery in the same transaction (each person's preference
+/// decides: at once, or in the digest). Returns how many were new and who
+/// got them.
+pub fn send_once(
+    conn: &mut DbConn,
+    notes: Vec<NewNotification>,
+    since: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(usize, BTreeSet<i64>), ServiceError> {
+    let mut sent = 0;
+    let mut notified = BTreeSet::new();
+    for note in notes {
+        if store::add_once(conn, &note, since)? {
+            sent += 1;
+            notified.insert(note.user_id);
+        }
+    }
+    if sent > 0 {
+        // Within moments for those who want each notification by email,
+        // not at the next digest; the job commits with the notes.
+        let once = EnqueueOptions { unique_key: Some("deliver-email".into()), ..Default::default() };
+        enqueue_in(conn, "deliver-email", &json!({}), &once, now)?;
+    }
+    Ok((sent, notified))
+}
+
+/// Tells people they were assigned a task (not the one who assigned it, who
+/// knows). Inside the assigning transaction; returns who was notified.
+pub fn assigned(
+    conn: &mut DbConn,
+    task_id: i64,
+    title: &str,
+    by: &Actor,
+    people: &[i64],
+    at: NaiveDateTime,
+) -> Result<BTreeSet<i64>, ServiceError> {
+    let by_name = crate::store::users::find(conn, by.id)?.map(|u| u.full_name).unwrap_or_default();
+    let notes = people
+        .iter()
+        .filter(|user| **user != by.id)
+        .map(|user| NewNotification {
+            user_id: *user,
+            kind: "assigned".into(),
+            title: format!("Assigned to you: {title}"),
+            body: format!("{by_name} assigned you the task \"{title}\"."),
+            task_id: Some(task_id),
+            created_at: at,
+        })
+        .collect();
+    Ok(send_once(conn, notes, at, at)?.1)
+}
+
+/// After the commit: these people's bells update live.
+pub fn announce(bus: &LiveBus, users: &BTreeSet<i64>) {
+    for user in users {
+        bus.notifications_changed(*user);
+    }
 }

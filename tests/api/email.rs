@@ -116,6 +116,7 @@ both_backends! {
         let quiet = app.create_user("mail-quiet", Role::Employee).await;
         set_preference(&app, &quiet, "off").await;
         let task = create_task(&app, &admin, TaskSpec::new("Fix the <script>alert(1)</script> bug", &[&ann])).await;
+        forget_notifications(&app).await;
         notify(&app, &ann, "Overdue: Fix the <script>alert(1)</script> bug", Some(task)).await;
         notify(&app, &ann, "Second\r\nBcc: victim@example.com", None).await;
         notify(&app, &quiet, "Not for email", None).await;
@@ -164,6 +165,7 @@ both_backends! {
         for task in [a, b] {
             set_due(&app, task, now() - chrono::Duration::days(2)).await;
         }
+        forget_notifications(&app).await;
         // The overdue job notifies and, in the same transaction, queues delivery.
         run_kind(&app, "overdue-tasks", mail_settings(dir.path())).await.unwrap();
         let queued: Vec<String> = app.db.read(|c| Ok::<_, DbError>(jobs::table.filter(jobs::kind.eq("deliver-email")).select(jobs::state).load(c)?)).await.unwrap();

@@ -795,6 +795,7 @@ both_backends! {
             set_due(&app, task, past).await;
         }
         set_status(&app, &admin, cancelled, "CANCELLED").await;
+        forget_notifications(&app).await;
 
         let clock = Arc::new(ManualClock::new(slot));
         let engine = Jobs::new(app.db.clone(), LiveBus::default(), clock.clone(), JobSettings::default());

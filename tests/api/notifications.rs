@@ -4,19 +4,72 @@
 
 use std::time::Duration;
 
+use diesel::prelude::*;
+use taskpulse::db::DbError;
 use taskpulse::domain::role::Role;
 use taskpulse::jobs::{JobContext, JobSettings, kinds};
+use taskpulse::schema::jobs;
+use taskpulse::services::assign;
+use taskpulse::store::notifications;
 
 use crate::both_backends;
 use crate::support::*;
 
 both_backends! {
+    async fn people_assigned_a_task_are_notified_live_and_by_email(app: TestApp) {
+        let admin = app.create_user("as-admin", Role::Admin).await;
+        let ann = app.create_user("as-ann", Role::Employee).await;
+        let carl = app.create_user("as-carl", Role::Employee).await;
+        let (mut socket, _) = live_socket(&app, &ann, "view=mine&since=0").await;
+
+        let task = create_task(&app, &admin, TaskSpec::new("Write <the> docs", &[&ann, &admin])).await;
+        let text = frame_with(&mut socket, "id=\"bell\"", Duration::from_secs(5)).await.expect("a live bell within 5 s");
+        assert!(text.contains("1 unread"), "Ann's bell shows the assignment: {text}");
+        let of_kind = |user: i64| {
+            let db = app.db.clone();
+            async move {
+                db.read(move |c| Ok::<_, DbError>(notifications::of_kind(c, user, "assigned")?)).await.unwrap()
+            }
+        };
+        assert_eq!(of_kind(ann.id).await, vec![("Assigned to you: Write <the> docs".to_string(), Some(task))]);
+        assert!(of_kind(admin.id).await.is_empty(), "who assigns is not told");
+        // Email follows each person's preference: the delivery job is queued
+        // with the note.
+        let queued = app
+            .db
+            .read(|c| Ok::<_, DbError>(jobs::table.filter(jobs::kind.eq("deliver-email")).count().get_result::<i64>(c)?))
+            .await
+            .unwrap();
+        assert_eq!(queued, 1);
+
+        // Reassigning tells only who is new.
+        let actor = actor_for(&app, &admin).await;
+        let input = assign::TaskInput {
+            title: "Write <the> docs".into(),
+            description: String::new(),
+            project_id: None,
+            assignee_ids: vec![ann.id, carl.id],
+            due: String::new(),
+            priority: "MEDIUM".into(),
+            estimated_hours: "4".into(),
+            difficulty: "5".into(),
+            skills: Vec::new(),
+        };
+        assign::update(&app.db, &app.bus, &actor, task, None, input).await.expect("reassigned");
+        assert_eq!(of_kind(carl.id).await.len(), 1, "Carl is told");
+        assert_eq!(of_kind(ann.id).await.len(), 1, "Ann is not told twice");
+        let mut browser = app.browser_for(&carl).await;
+        let (_, page) = browser.page("/notifications").await;
+        assert_eq!(text_of(&page, "#notifications li strong").unwrap(), "Assigned to you: Write <the> docs");
+    }
+
     async fn overdue_notifications_are_listed_marked_read_and_private(app: TestApp) {
         let admin = app.create_user("n-admin", Role::Admin).await;
         let ann = app.create_user("ann", Role::Employee).await;
         let bob = app.create_user("bob", Role::Employee).await;
         let task = create_task(&app, &admin, TaskSpec::new("Late <report>", &[&ann]).due("2099-01-01T10:00")).await;
         set_due(&app, task, taskpulse::db::now() - chrono::Duration::days(1)).await;
+        forget_notifications(&app).await;
 
         // Ann keeps a page open: her bell must update live.
         let (mut socket, _) = live_socket(&app, &ann, "view=mine&since=0").await;

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use taskpulse::db::DbError;
 use taskpulse::domain::role::Role;
-use taskpulse::schema::{assignments, idempotency_keys, task_progress, tasks};
+use taskpulse::schema::{assignments, idempotency_keys, jobs, notifications, task_progress, tasks};
 use taskpulse::services::{Actor, ServiceError, assign, progress};
 use taskpulse::store::{tasks as task_store, users};
 
@@ -300,4 +300,17 @@ pub async fn run_kind_with(
         settings,
     };
     taskpulse::jobs::kinds::handlers()[kind](ctx, payload).await
+}
+
+/// Drops every notification and queued email delivery so far: the
+/// "assigned" notes that creating tasks sends, for tests about other notes.
+pub async fn forget_notifications(app: &TestApp) {
+    app.db
+        .write(|c| {
+            diesel::delete(notifications::table).execute(c)?;
+            diesel::delete(jobs::table.filter(jobs::kind.eq("deliver-email"))).execute(c)?;
+            Ok::<_, DbError>(())
+        })
+        .await
+        .expect("forget notifications");
 }
