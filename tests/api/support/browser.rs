@@ -124,15 +124,22 @@ pub async fn open_browser(driver: &ChromeDriver, profile: &Path) -> Client {
         .unwrap_or_else(|e| panic!("could not open a Chromium session through chromedriver: {e}"))
 }
 
-/// Waits (bounded) for an element matching `css` and returns its text.
+/// Waits (bounded) for an element matching `css` and returns its text. Read
+/// in one step in the page, so a live swap replacing the element between
+/// finding and reading it cannot fail the wait.
 pub async fn wait_for_text(client: &Client, css: &str) -> String {
-    let element = client
-        .wait()
-        .at_most(PAGE_WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no element `{css}` within {PAGE_WAIT:?}: {e}"));
-    element.text().await.unwrap_or_else(|e| panic!("text of `{css}`: {e}"))
+    let deadline = Instant::now() + PAGE_WAIT;
+    loop {
+        let text = client
+            .execute("const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", vec![json!(css)])
+            .await
+            .unwrap_or_else(|e| panic!("read `{css}`: {e}"));
+        if let Some(text) = text.as_str() {
+            return text.to_string();
+        }
+        assert!(Instant::now() < deadline, "no element `{css}` within {PAGE_WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Fills in the login form shown in the browser and submits it.
