@@ -105,22 +105,92 @@ fn demo_users() -> Vec<DemoUser> {
         DemoUser { username: "admin".into(), full_name: "Alex Admin".into(), role: Role::Admin, team: None },
         DemoUser { username: "manager".into(), full_name: "Morgan Manager".into(), role: Role::Manager, team: None },
     ];
+    // Everyone below gets the next (first, last) pair: unique for the
+    // first 160 people (see `demo_name`).
+    let mut k = 0;
+    let mut next_name = || {
+        k += 1;
+        demo_name(k - 1)
+    };
     let mut n = 0;
     for (t, team) in TEAMS.iter().enumerate() {
         people.push(DemoUser {
             username: format!("lead.{}", team.to_lowercase()),
-            full_name: format!("{} {}", FIRST[(t * 7) % FIRST.len()], LAST[t % LAST.len()]),
+            full_name: next_name(),
             role: Role::Lead,
             team: Some(t),
         });
         for _ in 0..7 {
-            let full_name = format!("{} {}", FIRST[n % FIRST.len()], LAST[(n / FIRST.len() + n) % LAST.len()]);
             let username = if n == 0 { "employee".to_string() } else { format!("emp{:02}", n) };
-            people.push(DemoUser { username, full_name, role: Role::Employee, team: Some(t) });
+            people.push(DemoUser { username, full_name: next_name(), role: Role::Employee, team: Some(t) });
             n += 1;
         }
     }
     people
+}
+
+/// The `k`-th demo name: every first name with a last name that shifts by
+/// one each round of first names, so no two of the first 160 are the same.
+fn demo_name(k: usize) -> String {
+    format!("{} {}", FIRST[k % FIRST.len()], LAST[(k + k / FIRST.len()) % LAST.len()])
+}
+
+/// When a demo task happened, relative to the day it is seeded: open work
+/// recent and mostly due ahead (a few percent overdue), done work completed
+/// over the last weeks, mostly on time.
+#[derive(Debug, Clone, Copy)]
+struct TaskDates {
+    created_at: NaiveDateTime,
+    due_at: NaiveDateTime,
+    /// The last progress step (the others are spread before it).
+    last_update: NaiveDateTime,
+    completed_at: Option<NaiveDateTime>,
+}
+
+fn task_dates(rng: &mut StdRng, target: TaskStatus, at: NaiveDateTime) -> TaskDates {
+    let minutes = |rng: &mut StdRng, from: i64, to: i64| Duration::minutes(rng.gen_range(from..to));
+    const HOUR: i64 = 60;
+    const DAY: i64 = 24 * HOUR;
+    match target {
+        TaskStatus::Done => {
+            let created_at = at - minutes(rng, 5 * DAY, 45 * DAY);
+            let took = minutes(rng, 2 * HOUR, (at - created_at).num_minutes().max(3 * HOUR));
+            let completed_at = created_at + took;
+            // Most finish before their due time; some a little late.
+            let due_at = if rng.gen_range(0..100) < 15 {
+                completed_at - minutes(rng, 2 * HOUR, 2 * DAY)
+            } else {
+                completed_at + minutes(rng, HOUR, 7 * DAY)
+            };
+            TaskDates { created_at, due_at, last_update: completed_at, completed_at: Some(completed_at) }
+        }
+        TaskStatus::Cancelled => {
+            let created_at = at - minutes(rng, 5 * DAY, 40 * DAY);
+            let last_update = created_at + minutes(rng, HOUR, 3 * DAY);
+            TaskDates {
+                created_at,
+                due_at: created_at + minutes(rng, 5 * DAY, 30 * DAY),
+                last_update,
+                completed_at: None,
+            }
+        }
+        TaskStatus::Pending | TaskStatus::InProgress | TaskStatus::OnHold => {
+            let created_at = at - minutes(rng, 2 * HOUR, 21 * DAY);
+            let due_at = match rng.gen_range(0..100) {
+                0..=3 => at - minutes(rng, 2 * HOUR, 3 * DAY),
+                4..=39 => at + minutes(rng, 2 * HOUR, 7 * DAY),
+                _ => at + minutes(rng, 7 * DAY, 28 * DAY),
+            };
+            // Recent activity: a good share today, most of the rest this week.
+            let ago = match rng.gen_range(0..100) {
+                0..=39 => minutes(rng, 5, 8 * HOUR),
+                40..=84 => minutes(rng, DAY, 6 * DAY),
+                _ => minutes(rng, 7 * DAY, 14 * DAY),
+            };
+            let last_update = (at - ago).max(created_at + Duration::minutes(5));
+            TaskDates { created_at, due_at, last_update, completed_at: None }
+        }
+    }
 }
 
 /// Seeds the demo organisation, reporting progress through `progress`.
@@ -311,8 +381,9 @@ fn create_task(
         90..=95 => TaskStatus::OnHold,
         _ => TaskStatus::Cancelled,
     };
-    let created_at = at - Duration::days(rng.gen_range(1..60)) - Duration::minutes(rng.gen_range(0..600));
-    let due_at = Some(created_at + Duration::days(rng.gen_range(3..45)));
+    let dates = task_dates(rng, target, at);
+    let created_at = dates.created_at;
+    let due_at = Some(dates.due_at);
     let final_progress = match target {
         TaskStatus::Pending => 0,
         TaskStatus::Done => 100,
@@ -329,10 +400,11 @@ fn create_task(
             }
         }
     }
-    let span = (at - created_at).num_minutes().max(10);
-    let step_time = |k: usize, n: usize| created_at + Duration::minutes(span * (k as i64 + 1) / (n as i64 + 2));
-    let last_update = (!steps.is_empty()).then(|| step_time(steps.len() - 1, steps.len()));
-    let completed_at = (target == TaskStatus::Done).then(|| last_update.unwrap_or(at));
+    // Steps spread from creation to the last update, which comes last.
+    let span = (dates.last_update - created_at).num_minutes().max(1);
+    let step_time = |k: usize, n: usize| created_at + Duration::minutes(span * (k as i64 + 1) / n as i64);
+    let last_update = (!steps.is_empty()).then_some(dates.last_update);
+    let completed_at = dates.completed_at;
     let task_id = tasks::insert(
         conn,
         &NewTask {
@@ -412,4 +484,39 @@ fn create_task(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_names_are_unique() {
+        let names: std::collections::HashSet<String> = demo_users().into_iter().map(|u| u.full_name).collect();
+        assert_eq!(names.len(), demo_users().len());
+        let many: std::collections::HashSet<String> = (0..160).map(demo_name).collect();
+        assert_eq!(many.len(), 160);
+    }
+
+    #[test]
+    fn demo_dates_look_like_a_normal_week() {
+        let at = NaiveDateTime::parse_from_str("2026-12-02 12:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let mut rng = StdRng::seed_from_u64(7);
+        let open = [TaskStatus::Pending, TaskStatus::InProgress, TaskStatus::OnHold];
+        let (mut overdue, mut today, n) = (0, 0, 2_000);
+        for i in 0..n {
+            let d = task_dates(&mut rng, open[i % 3], at);
+            assert!(d.created_at < at && d.created_at < d.last_update && d.last_update <= at);
+            overdue += usize::from(d.due_at < at);
+            today += usize::from(at - d.last_update < Duration::hours(12));
+        }
+        assert!(overdue * 100 / n <= 8, "a few percent of open work is overdue: {overdue} of {n}");
+        assert!(overdue > 0, "but some is");
+        assert!(today * 100 / n >= 30, "much of it moved today: {today} of {n}");
+        for _ in 0..500 {
+            let d = task_dates(&mut rng, TaskStatus::Done, at);
+            let done = d.completed_at.expect("completed");
+            assert!(d.created_at < done && done <= at);
+        }
+    }
 }

@@ -285,6 +285,25 @@ both_backends! {
         assert_eq!(lead_browser.page(&format!("/tasks/{a}")).await.0, 200);
     }
 
+    async fn the_status_counters_add_up_to_the_total(app: TestApp) {
+        let admin = app.create_user("sum-admin", Role::Admin).await;
+        let ann = app.create_user("sum-ann", Role::Employee).await;
+        let mut ids = Vec::new();
+        for title in ["One", "Two", "Three", "Four", "Five"] {
+            ids.push(create_task(&app, &admin, TaskSpec::new(title, &[&ann])).await);
+        }
+        set_status(&app, &admin, ids[0], "CANCELLED").await;
+        set_status(&app, &admin, ids[1], "ON_HOLD").await;
+        api_progress(&app, &ann, ids[2], 100).await;
+        api_progress(&app, &ann, ids[3], 40).await;
+        let mut browser = app.browser_for(&admin).await;
+        let (_, page) = browser.page("/monitor").await;
+        let count = |key: &str| text_of(&page, &format!("[data-count={key}]")).and_then(|t| t.parse::<i64>().ok());
+        let tiles: Vec<Option<i64>> = ["pending", "in_progress", "on_hold", "done", "cancelled"].iter().map(|k| count(k)).collect();
+        assert_eq!(tiles, [Some(1), Some(1), Some(1), Some(1), Some(1)], "every status has a tile");
+        assert_eq!(count("total"), Some(tiles.iter().flatten().sum()), "the tiles add up to the total");
+    }
+
     async fn sockets_push_changes_only_to_viewers_allowed_to_see_them(app: TestApp) {
         let admin = app.create_user("live-admin", Role::Admin).await;
         let ann = app.create_user("ann", Role::Employee).await;
