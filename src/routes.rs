@@ -14,16 +14,17 @@ use crate::web::{admin, jobs, notifications, ops, pages, payroll, profile, tasks
 /// The navigation, in order. Who sees a link is the policy of its page's
 /// GET route below: the table is the one source of truth.
 pub const NAV: &[NavLink] = &[
-    NavLink { path: "/", label: "Home", key: "home" },
-    NavLink { path: "/tasks", label: "My tasks", key: "mine" },
-    NavLink { path: "/time", label: "My time", key: "time" },
-    NavLink { path: "/monitor", label: "Monitor", key: "monitor" },
-    NavLink { path: "/tasks/new", label: "Assign", key: "assign" },
-    NavLink { path: "/admin/users", label: "Users", key: "users" },
-    NavLink { path: "/admin/audit", label: "Audit log", key: "audit" },
-    NavLink { path: "/jobs", label: "Jobs", key: "jobs" },
-    NavLink { path: "/payroll", label: "Payroll", key: "payroll" },
-    NavLink { path: "/profile", label: "Profile", key: "profile" },
+    NavLink { path: "/", label: "Home", key: "home", group: "My work" },
+    NavLink { path: "/tasks", label: "My tasks", key: "mine", group: "My work" },
+    NavLink { path: "/time", label: "My time", key: "time", group: "My work" },
+    NavLink { path: "/notifications", label: "Notifications", key: "notifications", group: "My work" },
+    NavLink { path: "/monitor", label: "Monitor", key: "monitor", group: "Team" },
+    NavLink { path: "/tasks/new", label: "Assign", key: "assign", group: "Team" },
+    NavLink { path: "/jobs", label: "Jobs", key: "jobs", group: "Automation" },
+    NavLink { path: "/admin/users", label: "Users", key: "users", group: "Admin" },
+    NavLink { path: "/admin/audit", label: "Audit log", key: "audit", group: "Admin" },
+    NavLink { path: "/payroll", label: "Payroll", key: "payroll", group: "Admin" },
+    NavLink { path: "/profile", label: "Profile", key: "profile", group: "Account" },
 ];
 
 /// The live pages: the `view` their socket names, the page whose policy
@@ -53,6 +54,7 @@ routes! {
     GET  "/healthz"                    => ops::healthz,             Access::Public;
     GET  "/readyz"                     => ops::readyz,              Access::Public;
     GET  "/static/{path:.*}"           => assets::serve,            Access::Public;
+    GET  "/favicon.ico"                => assets::favicon,          Access::Public;
     GET  "/login"                      => pages::login_form,        Access::Public;
     POST "/login"                      => pages::login,             Access::Public;
     POST "/logout"                     => pages::logout,            Access::Session(ANY_ROLE);
@@ -141,12 +143,13 @@ mod tests {
 
     #[test]
     fn each_role_sees_the_links_its_policies_allow() {
-        assert_eq!(labels(Role::Employee), ["Home", "My tasks", "My time", "Profile"]);
-        assert_eq!(labels(Role::Lead), ["Home", "My tasks", "My time", "Monitor", "Assign", "Profile"]);
-        assert_eq!(labels(Role::Manager), ["Home", "My tasks", "My time", "Monitor", "Assign", "Profile"]);
+        let mine = ["Home", "My tasks", "My time", "Notifications"];
+        assert_eq!(labels(Role::Employee), [&mine[..], &["Profile"]].concat());
+        assert_eq!(labels(Role::Lead), [&mine[..], &["Monitor", "Assign", "Profile"]].concat());
+        assert_eq!(labels(Role::Manager), [&mine[..], &["Monitor", "Assign", "Profile"]].concat());
         assert_eq!(
             labels(Role::Admin),
-            ["Home", "My tasks", "My time", "Monitor", "Assign", "Users", "Audit log", "Jobs", "Payroll", "Profile"]
+            [&mine[..], &["Monitor", "Assign", "Jobs", "Users", "Audit log", "Payroll", "Profile"]].concat()
         );
     }
 }

@@ -67,6 +67,17 @@ pub fn update_progress(from: TaskState, to: Progress, role: Role) -> Result<Tran
     })
 }
 
+/// Whether someone in `role` may change the progress of a task in `status`
+/// at all (what its controls offer): a cancelled task takes no progress, a
+/// done one only from those who may reopen it.
+pub fn accepts_progress(status: TaskStatus, role: Role) -> bool {
+    match status {
+        TaskStatus::Cancelled => false,
+        TaskStatus::Done => may_override(role),
+        TaskStatus::Pending | TaskStatus::InProgress | TaskStatus::OnHold => true,
+    }
+}
+
 /// An explicit status change by an admin or manager: ON_HOLD or CANCELLED,
 /// or lifting them (back to the status the progress implies).
 pub fn set_status(from: TaskState, to: TaskStatus, role: Role) -> Result<Transition, ChangeError> {
@@ -145,6 +156,16 @@ mod tests {
             let t = update_progress(from, p(to), Role::Employee).unwrap();
             assert_eq!((t.to.status, t.completes, t.reopens), (status, completes, reopens), "{from:?} → {to}");
             assert_eq!(t.to.progress, p(to));
+        }
+    }
+
+    #[test]
+    fn the_controls_follow_what_an_update_would_accept() {
+        for &status in TaskStatus::ALL {
+            for role in Role::ALL {
+                let accepted = update_progress(state(50, status), p(60), role).is_ok();
+                assert_eq!(accepts_progress(status, role), accepted, "{status:?} for {role:?}");
+            }
         }
     }
 

@@ -31,6 +31,18 @@ text_enum!(
     }
 );
 
+impl Priority {
+    /// The priority as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Priority::Low => "Low",
+            Priority::Medium => "Medium",
+            Priority::High => "High",
+            Priority::Urgent => "Urgent",
+        }
+    }
+}
+
 impl TaskStatus {
     /// The status as people read it.
     pub fn label(self) -> &'static str {

@@ -13,6 +13,16 @@ pub fn has_hidden_controls(text: &str) -> bool {
     text.chars().any(|c| c.is_control() || is_bidi_control(c))
 }
 
+/// Up to two initials of a name, for an avatar ("Ada Novak" → "AN").
+pub fn initials(name: &str) -> String {
+    name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase()
+}
+
+/// Which of the avatar colours a person gets (stable per person).
+pub fn avatar_colour(user_id: i64) -> i64 {
+    user_id.rem_euclid(8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

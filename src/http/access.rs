@@ -68,6 +68,8 @@ pub struct NavLink {
     pub label: &'static str,
     /// The key pages name to mark it current.
     pub key: &'static str,
+    /// The sidebar group it is listed under ("My work", "Team", "Admin").
+    pub group: &'static str,
 }
 
 /// The navigation in order, handed to the app as data with the route table.

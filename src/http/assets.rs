@@ -73,3 +73,14 @@ pub async fn serve(path: web::Path<String>, query: web::Query<Version>) -> HttpR
         .insert_header((header::ETAG, format!("\"{hash}\"")))
         .body(file.data.into_owned())
 }
+
+/// GET /favicon.ico: the icon, for browsers that ask for it by that name.
+pub async fn favicon() -> HttpResponse {
+    match Static::get("favicon.svg") {
+        Some(file) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "image/svg+xml"))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+            .body(file.data.into_owned()),
+        None => HttpResponse::NotFound().finish(),
+    }
+}

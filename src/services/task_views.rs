@@ -34,7 +34,7 @@ pub struct AssigneeView {
 impl AssigneeView {
     /// Initials for the avatar.
     pub fn initials(&self) -> String {
-        self.full_name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase()
+        crate::domain::text::initials(&self.full_name)
     }
 }
 

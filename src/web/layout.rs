@@ -6,6 +6,15 @@ use crate::http::assets::{AssetUrls, asset_urls};
 use crate::http::flash::Flash;
 use crate::services::Actor;
 
+/// A group of the sidebar with its links.
+#[derive(Debug, Clone)]
+pub struct NavGroup {
+    /// Its heading.
+    pub label: &'static str,
+    /// Its links, in order.
+    pub items: Vec<NavItem>,
+}
+
 /// A navigation link.
 #[derive(Debug, Clone)]
 pub struct NavItem {
@@ -64,5 +73,29 @@ impl Layout {
     /// table's policies), the current one marked.
     pub fn nav_items(&self) -> Vec<NavItem> {
         self.links.iter().map(|l| NavItem { href: l.path, label: l.label, current: l.key == self.nav }).collect()
+    }
+
+    /// The sidebar: the links the user may open, by group, in table order
+    /// (the account links live in the top bar's user menu instead).
+    pub fn nav_groups(&self) -> Vec<NavGroup> {
+        let mut groups: Vec<NavGroup> = Vec::new();
+        for link in self.links.iter().filter(|l| l.group != "Account") {
+            let item = NavItem { href: link.path, label: link.label, current: link.key == self.nav };
+            match groups.iter_mut().find(|g| g.label == link.group) {
+                Some(group) => group.items.push(item),
+                None => groups.push(NavGroup { label: link.group, items: vec![item] }),
+            }
+        }
+        groups
+    }
+
+    /// The signed-in person's initials, for their avatar.
+    pub fn initials(&self) -> String {
+        self.actor.as_ref().map(|a| crate::domain::text::initials(&a.full_name)).unwrap_or_default()
+    }
+
+    /// The signed-in person's avatar colour class.
+    pub fn avatar(&self) -> i64 {
+        self.actor.as_ref().map_or(0, |a| crate::domain::text::avatar_colour(a.id))
     }
 }

@@ -3,6 +3,8 @@
 
 use askama::Template;
 
+use crate::domain::progress::accepts_progress;
+use crate::domain::role::Role;
 use crate::domain::task::Occupancy;
 use crate::services::task_views::{Counters, TaskCard};
 
@@ -29,6 +31,8 @@ pub struct MyCard<'a> {
     pub idem_key: String,
     /// Out-of-band swap mode for live updates.
     pub oob: Option<&'a str>,
+    /// The viewer may change its progress (else the controls are off).
+    pub editable: bool,
 }
 
 /// How many of a task's latest updates its live state block shows.
@@ -111,6 +115,16 @@ pub fn monitor_card(card: &TaskCard, oob: Option<&str>) -> String {
     render(&MonitorCard { card, oob })
 }
 
+/// A status as people read it ("In progress"), from its stored name.
+pub fn status_label(status: &str) -> &'static str {
+    status.parse::<crate::domain::task::TaskStatus>().map_or("Unknown", |s| s.label())
+}
+
+/// A priority as people read it ("Urgent").
+pub fn priority_label(priority: &str) -> &'static str {
+    priority.parse::<crate::domain::task::Priority>().map_or("Unknown", |p| p.label())
+}
+
 /// An out-of-band frame inserting `html` as the first child of `target`
 /// (htmx inserts the wrapper's children, so the element keeps its id).
 pub fn insert_first(target: &str, html: &str) -> String {
@@ -118,8 +132,9 @@ pub fn insert_first(target: &str, html: &str) -> String {
 }
 
 /// Renders an employee card.
-pub fn my_card(card: &TaskCard, csrf: &str, oob: Option<&str>) -> String {
-    render(&MyCard { card, csrf, oob, idem_key: crate::security::random_hex(16) })
+pub fn my_card(card: &TaskCard, csrf: &str, role: Role, oob: Option<&str>) -> String {
+    let editable = card.task.status.parse().is_ok_and(|status| accepts_progress(status, role));
+    render(&MyCard { card, csrf, oob, editable, idem_key: crate::security::random_hex(16) })
 }
 
 /// Renders the counters.

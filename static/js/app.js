@@ -39,6 +39,58 @@
     window.addEventListener(type, reportActivity, { passive: true, capture: true });
   });
 
+  // ---------- Toasts and dialogs ----------
+  // Messages stay in view (the box is fixed), are announced (role=alert)
+  // and close with their button; they also leave on their own after a while.
+  function toast(message) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var div = document.createElement("div");
+    div.className = "toast toast-error";
+    div.setAttribute("role", "alert");
+    var text = document.createElement("p");
+    text.textContent = message;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("data-dismiss", "");
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "\u00d7";
+    div.appendChild(text);
+    div.appendChild(close);
+    box.appendChild(div);
+    setTimeout(function () { div.remove(); }, 15000);
+  }
+  document.addEventListener("click", function (e) {
+    var dismiss = e.target.closest && e.target.closest("[data-dismiss]");
+    if (dismiss) dismiss.closest(".toast").remove();
+    // A button that opens a confirmation <dialog> (no inline script).
+    var opener = e.target.closest && e.target.closest("[data-opens]");
+    if (opener) {
+      var dialog = document.getElementById(opener.getAttribute("data-opens"));
+      if (dialog && dialog.showModal) dialog.showModal();
+    }
+  });
+
+  // ---------- Sidebar on narrow screens ----------
+  var menu = document.querySelector("[data-menu]");
+  var sidebar = document.getElementById("sidebar");
+  if (menu && sidebar) {
+    menu.addEventListener("click", function () {
+      var open = menu.getAttribute("aria-expanded") !== "true";
+      menu.setAttribute("aria-expanded", String(open));
+      sidebar.classList.toggle("is-open", open);
+      if (open) { var first = sidebar.querySelector("a"); if (first) first.focus(); }
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && sidebar.classList.contains("is-open")) {
+        sidebar.classList.remove("is-open");
+        menu.setAttribute("aria-expanded", "false");
+        menu.focus();
+      }
+    });
+  }
+
   // ---------- Offline queue ----------
   var root = document.querySelector("[data-offline-queue]");
   if (!root) return;
@@ -88,17 +140,6 @@
       status.textContent = queue.length === 0 ? "" :
         queue.length + " pending " + (queue.length === 1 ? "update" : "updates") + "; they are sent when the connection returns.";
     }
-  }
-
-  function toast(message) {
-    var box = document.getElementById("toasts");
-    if (!box) return;
-    var div = document.createElement("div");
-    div.className = "flash flash-error";
-    div.setAttribute("role", "alert");
-    div.textContent = message;
-    box.appendChild(div);
-    setTimeout(function () { div.remove(); }, 8000);
   }
 
   function swapState(html) {

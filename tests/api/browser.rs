@@ -32,14 +32,18 @@ async fn login_home_logout_and_old_cookie_is_dead() {
     let title = wait_for_text(&client, "#home-title").await;
     assert!(title.contains(&full_name), "home page greets {full_name}, got {title:?}");
     let nav: Vec<String> = {
-        let links = client.find_all(Locator::Css("nav a")).await.expect("nav links");
+        let links = client.find_all(Locator::Css("#sidebar a")).await.expect("nav links");
         let mut labels = Vec::new();
         for link in links {
             labels.push(link.text().await.expect("nav link text"));
         }
         labels
     };
-    assert!(nav.iter().any(|label| label == "Profile"), "nav has a Profile link, got {nav:?}");
+    assert!(nav.iter().any(|label| label == "My tasks"), "the sidebar has My tasks, got {nav:?}");
+    // The account menu in the top bar holds Profile and Sign out.
+    client.find(Locator::Css(".account summary")).await.expect("account menu").click().await.expect("open it");
+    let profile = wait_for_text(&client, ".account-panel a[href='/profile']").await;
+    assert_eq!(profile, "Profile");
 
     // The session cookie is out of the page's reach.
     let cookie = client.get_named_cookie("tp_session").await.expect("the browser holds a tp_session cookie");

@@ -10,7 +10,10 @@
 //! 4. a task an admin creates for an employee appears live on the
 //!    employee's My tasks and on a manager's monitor, with the counters
 //!    agreeing, and leaves My tasks live when it is reassigned away; no
-//!    page logs an error meanwhile.
+//!    page logs an error meanwhile;
+//! 5. at phone width the sidebar folds behind the menu button, a refused
+//!    update far down My tasks shows a toast in view that can be dismissed,
+//!    and a done task's card offers no controls.
 //!
 //! The connection is cut with a small TCP proxy between the browser and the
 //! server ([`CutProxy`]): wholly, or partly (WebSockets through, requests
@@ -202,7 +205,7 @@ async fn monitor_shows_an_employees_progress_live_without_reload() {
         .expect("set the reload marker");
     let before = client.execute(MONITOR_CARD, vec![json!(task)]).await.expect("read the card");
     assert_eq!(before["percent"], "0%", "the card starts at 0%: {before}");
-    assert_eq!(before["status"], "PENDING", "the card starts PENDING: {before}");
+    assert_eq!(before["status"], "Pending", "the card starts Pending: {before}");
 
     // The employee sets 75 % over the API, outside the admin's browser.
     let started = Instant::now();
@@ -213,11 +216,11 @@ async fn monitor_shows_an_employees_progress_live_without_reload() {
 
     let shown = wait_until(
         &client,
-        "the admin's monitor shows 75% and IN_PROGRESS",
+        "the admin's monitor shows 75% and In progress",
         LIVE_WAIT,
         MONITOR_CARD,
         vec![json!(task)],
-        |s| s["percent"] == "75%" && s["status"] == "IN_PROGRESS",
+        |s| s["percent"] == "75%" && s["status"] == "In progress",
     )
     .await;
     let seen = started.elapsed();
@@ -366,6 +369,88 @@ async fn a_new_task_appears_live_on_my_tasks_and_the_monitor() {
     assert_eq!(errors_of(&monitor).await, json!([]), "the monitor logged no error");
     mine.close().await.expect("close");
     monitor.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shell_at_phone_width_keeps_menus_and_messages_in_reach() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::try_spawn(Backend::Sqlite).await.expect("SQLite app");
+    let admin = app.create_user("ada", Role::Admin).await;
+    let employee = app.create_user("emil", Role::Employee).await;
+    let done = fixtures::create_task(&app, &admin, TaskSpec::new("Finished work", &[&employee])).await;
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        tasks.push(fixtures::create_task(&app, &admin, TaskSpec::new(&format!("Task number {n}"), &[&employee])).await);
+    }
+    Api::for_user(&app, &employee).await.progress(done, json!({ "progress_percentage": 100 })).await;
+
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().expect("profile");
+    let client = open_browser(&driver, profile.path()).await;
+    client.set_window_size(390, 844).await.expect("phone width");
+    sign_in(&client, &app.address, &employee).await;
+    client.goto(&app.url("/tasks")).await.expect("open My tasks");
+    wait_live(&client, true, LIVE_WAIT).await;
+    client.execute(WATCH_ERRORS, vec![]).await.expect("watch errors");
+
+    // The sidebar is folded; the menu button opens it.
+    let shown = "const s = document.getElementById('sidebar'); return getComputedStyle(s).display !== 'none';";
+    assert_eq!(client.execute(shown, vec![]).await.expect("read"), json!(false), "folded at 390 px");
+    client.find(Locator::Css("[data-menu]")).await.expect("menu button").click().await.expect("open the menu");
+    assert_eq!(client.execute(shown, vec![]).await.expect("read"), json!(true), "the menu opens it");
+    client.find(Locator::Css("[data-menu]")).await.expect("menu button").click().await.expect("close the menu");
+
+    // A done task offers no controls.
+    let controls = "const c = document.getElementById('mine-' + arguments[0]); \
+        return [c.querySelectorAll('input[type=range], button[name=action]').length, !!c.querySelector('[data-role=closed]')];";
+    assert_eq!(client.execute(controls, vec![json!(done)]).await.expect("read"), json!([0, true]));
+
+    // The task furthest down is cancelled where this page cannot hear it;
+    // updating it from the bottom of the page is refused with a toast.
+    let last = client
+        .execute(
+            "const b = document.querySelectorAll('#my-tasks button[name=action][value=progress]'); \
+             return Number(b[b.length - 1].closest('form').getAttribute('data-task'));",
+            vec![],
+        )
+        .await
+        .expect("the lowest card")
+        .as_i64()
+        .expect("a task id");
+    assert!(tasks.contains(&last));
+    let actor = fixtures::actor_for(&app, &admin).await;
+    taskpulse::services::progress::set_status(&app.db, &Default::default(), &actor, last, "CANCELLED", "", None)
+        .await
+        .expect("cancelled");
+    let button = client
+        .find(Locator::Css(&format!("#mine-{last} button[name=action][value=progress]")))
+        .await
+        .expect("its update button");
+    client.execute("arguments[0].scrollIntoView({block: 'end'});", vec![json!(button)]).await.expect("scroll");
+    let scrolled = client.execute("return window.scrollY;", vec![]).await.expect("read");
+    assert!(scrolled.as_f64().unwrap_or(0.0) > 300.0, "the page scrolled down: {scrolled}");
+    button.click().await.expect("click update");
+    let toast = wait_until(
+        &client,
+        "a toast in view",
+        LIVE_WAIT,
+        "const t = document.querySelector('#toasts .toast'); if (!t) return null; const r = t.getBoundingClientRect(); \
+         return { text: t.innerText, role: t.getAttribute('role'), inView: r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth };",
+        vec![],
+        |v| !v.is_null(),
+    )
+    .await;
+    assert_eq!(toast["inView"], true, "the toast is in view: {toast}");
+    assert_eq!(toast["role"], "alert", "announced: {toast}");
+    assert!(toast["text"].as_str().is_some_and(|t| t.contains("changed meanwhile")), "says why: {toast}");
+    client.find(Locator::Css("#toasts .toast-close")).await.expect("dismiss button").click().await.expect("dismiss");
+    let left =
+        client.execute("return document.querySelectorAll('#toasts .toast').length;", vec![]).await.expect("read");
+    assert_eq!(left, json!(0), "dismissed");
+    assert_eq!(errors_of(&client).await, json!([]), "no page error");
+    client.close().await.expect("close");
 }
 
 /// Reads the state of an employee card and the offline queue.
@@ -530,7 +615,7 @@ async fn offline_updates_are_queued_and_land_once_in_order() {
     eprintln!("offline queue: drained {:?} after the connection returned", restored.elapsed());
     assert_eq!(
         (&done["percent"], &done["status"]),
-        (&json!("50%"), &json!("IN_PROGRESS")),
+        (&json!("50%"), &json!("In progress")),
         "the page shows 50%: {done}"
     );
     assert_eq!(done["marker"], true, "the page was not reloaded: {done}");

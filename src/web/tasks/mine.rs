@@ -1,6 +1,8 @@
 //! My tasks: the employee's cards and the progress form (plain posts and
 //! the page script's JSON).
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use bytestring::ByteString;
@@ -8,6 +10,7 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::domain::progress::accepts_progress;
 use crate::domain::redirect::local_path;
 use crate::domain::task::Occupancy;
 use crate::http::access::CurrentUser;
@@ -59,7 +62,7 @@ pub async fn mine(
         me: user.actor.id,
         my_occupancy: state.hub.occupancy(user.actor.id),
         statuses: statuses(),
-        cards: cards.iter().map(|c| partials::my_card(c, &csrf, None)).collect(),
+        cards: cards.iter().map(|c| partials::my_card(c, &csrf, user.actor.role, None)).collect(),
         ws_url: ws_url("mine", &filters, since),
         status,
     };
@@ -71,12 +74,18 @@ pub async fn mine(
 pub struct MineLive {
     status: Option<String>,
     shown: Shown,
+    /// Whether each shown card offers its controls (as last sent).
+    editable: HashMap<i64, bool>,
 }
 
 /// Opens My tasks' live view (`status=` as the page's filter).
 pub fn live_view(request: &LiveRequest<'_>) -> Box<dyn LiveView> {
     let query: MineQuery = serde_urlencoded::from_str(request.query).unwrap_or(MineQuery { status: None });
-    Box::new(MineLive { status: known_status(query.status.as_deref()), shown: Shown::default() })
+    Box::new(MineLive {
+        status: known_status(query.status.as_deref()),
+        shown: Shown::default(),
+        editable: HashMap::new(),
+    })
 }
 
 impl LiveView for MineLive {
@@ -88,10 +97,16 @@ impl LiveView for MineLive {
         let shown = self.shown.contains(id);
         if mine && fits && shown {
             self.shown.insert(card);
-            update.state_frame.clone()
+            let editable = card.task.status.parse().is_ok_and(|s| accepts_progress(s, ctx.actor.role));
+            if self.editable.insert(id, editable) == Some(editable) {
+                update.state_frame.clone()
+            } else {
+                // Done, cancelled or reopened: the controls change too.
+                partials::my_card(card, &ctx.csrf, ctx.actor.role, Some("true")).into()
+            }
         } else if mine && fits {
             self.shown.insert(card);
-            partials::insert_first("#my-tasks", &partials::my_card(card, &ctx.csrf, None)).into()
+            partials::insert_first("#my-tasks", &partials::my_card(card, &ctx.csrf, ctx.actor.role, None)).into()
         } else if shown {
             self.shown.remove(id);
             delete_frame(&format!("mine-{id}"))
@@ -109,7 +124,8 @@ impl LiveView for MineLive {
         Box::pin(async move {
             let cards = task_views::my_tasks(&state.db, &state.hub, &ctx.actor, self.status.clone()).await?;
             self.shown = Shown::of(&cards);
-            let inner: String = cards.iter().map(|c| partials::my_card(c, &ctx.csrf, None)).collect();
+            self.editable.clear();
+            let inner: String = cards.iter().map(|c| partials::my_card(c, &ctx.csrf, ctx.actor.role, None)).collect();
             Ok(format!(r#"<div id="my-tasks" hx-swap-oob="innerHTML">{inner}</div>"#))
         })
     }
