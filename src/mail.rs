@@ -44,7 +44,8 @@ impl MailSettings {
     pub fn describe(&self) -> String {
         match self.smtp_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
             Some(url) => format!("SMTP {}:{}", url.host_str().unwrap_or("?"), url.port().unwrap_or(587)),
-            None => format!(".eml files in {}", self.dir.display()),
+            // The server's paths stay on the server.
+            None => ".eml files in the data directory (mail/)".to_string(),
         }
     }
 }

@@ -82,7 +82,7 @@ impl Application {
                 .configure(crate::routes::configure)
                 .wrap(from_fn(access::enforce))
                 .wrap(from_fn(flash::clear_shown))
-                .wrap(from_fn(errors::render_errors))
+                .wrap(from_fn(crate::http::error_pages::render_errors))
                 .wrap(Compress::default())
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(headers::security_headers))

@@ -152,7 +152,11 @@ pub async fn enforce(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
     let Some(pattern) = req.match_pattern() else {
-        // No route matches: let the router answer 404.
+        // No route matches: the router answers 404, inside the app shell
+        // for someone signed in.
+        if !is_unsafe(req.method()) && !crate::http::errors::is_api_path(req.path()) {
+            identify(&mut req).await;
+        }
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     let Some(table) = req.app_data::<RouteTable>().copied() else {
@@ -206,6 +210,8 @@ async fn check(req: &mut ServiceRequest, spec: RouteSpec) -> Result<(), AppError
             let actor = session.actor.clone();
             if !roles.contains(&actor.role) {
                 deny(req, &state, Some(actor.id), "role not allowed").await;
+                // Known, just not allowed here: the refusal page keeps the shell.
+                remember(req, session);
                 return Err(AppError::Forbidden);
             }
             if is_unsafe(req.method()) {
@@ -218,11 +224,7 @@ async fn check(req: &mut ServiceRequest, spec: RouteSpec) -> Result<(), AppError
                     return Err(err);
                 }
             }
-            let nav = match (req.app_data::<RouteTable>(), req.app_data::<Navigation>()) {
-                (Some(table), Some(nav)) => table.visible(*nav, actor.role),
-                _ => Vec::new(),
-            };
-            req.extensions_mut().insert(CurrentUser { actor, session: Some(session), nav });
+            remember(req, session);
             Ok(())
         }
         Access::Token(roles) => {
@@ -241,6 +243,27 @@ async fn check(req: &mut ServiceRequest, spec: RouteSpec) -> Result<(), AppError
             req.extensions_mut().insert(CurrentUser { actor, session: None, nav: Vec::new() });
             Ok(())
         }
+    }
+}
+
+/// Records the signed-in user of a request (with the links their role may
+/// open) for handlers and error pages.
+fn remember(req: &mut ServiceRequest, session: auth::SessionUser) {
+    let actor = session.actor.clone();
+    let nav = match (req.app_data::<RouteTable>(), req.app_data::<Navigation>()) {
+        (Some(table), Some(nav)) => table.visible(*nav, actor.role),
+        _ => Vec::new(),
+    };
+    req.extensions_mut().insert(CurrentUser { actor, session: Some(session), nav });
+}
+
+/// Looks up the session of a request no route answers (so its 404 page can
+/// show the app shell); nothing is enforced.
+async fn identify(req: &mut ServiceRequest) {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else { return };
+    let Some(cookie) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else { return };
+    if let Ok(Some(session)) = auth::session_from_cookie(&state.db, &cookie, state.settings.session).await {
+        remember(req, session);
     }
 }
 

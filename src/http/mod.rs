@@ -4,7 +4,9 @@
 
 pub mod access;
 pub mod assets;
+pub mod error_pages;
 pub mod errors;
 pub mod flash;
 pub mod headers;
+pub mod layout;
 pub mod render;

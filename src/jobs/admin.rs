@@ -38,6 +38,12 @@ impl Jobs {
         }
     }
 
+    /// When each schedule last started a job (never: absent).
+    pub async fn last_runs(&self) -> Result<std::collections::HashMap<String, NaiveDateTime>, ServiceError> {
+        let rows = self.db.read(|conn| Ok::<_, ServiceError>(schedules::last_runs(conn)?)).await?;
+        Ok(rows.into_iter().filter_map(|(name, at)| Some((name, at?))).collect())
+    }
+
     /// The schedules with their next run (UTC; `None` when paused or unreadable).
     pub async fn schedules(&self) -> Result<Vec<(Schedule, Option<NaiveDateTime>)>, ServiceError> {
         let now = self.clock.now();

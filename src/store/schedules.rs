@@ -96,3 +96,12 @@ pub fn slots(conn: &mut DbConn, name: &str) -> QueryResult<Vec<(NaiveDateTime, O
         .select((schedule_slots::slot, schedule_slots::job_id))
         .load(conn)
 }
+
+/// When each schedule last started a job: its latest slot that has one.
+pub fn last_runs(conn: &mut DbConn) -> QueryResult<Vec<(String, Option<NaiveDateTime>)>> {
+    per_backend!(conn, c => schedule_slots::table
+        .filter(schedule_slots::job_id.is_not_null())
+        .group_by(schedule_slots::schedule_name)
+        .select((schedule_slots::schedule_name, diesel::dsl::max(schedule_slots::slot)))
+        .load(c))
+}

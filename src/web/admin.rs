@@ -8,10 +8,10 @@ use crate::app::AppState;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
+use crate::http::layout::Layout;
 use crate::services::{RequestMeta, accounts, audit, payroll};
 use crate::store::audit::AuditEntry;
 use crate::store::users::UserListing;
-use crate::web::layout::Layout;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/users.html")]

@@ -13,13 +13,41 @@ use crate::app::AppState;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
+use crate::http::layout::Layout;
 use crate::services::ServiceError;
 use crate::services::jobs_admin::{self, JobsOverview};
 use crate::store::jobs::Job;
 use crate::store::schedules::Schedule;
-use crate::web::layout::Layout;
 use crate::web::live::page::{LiveRequest, LiveView, PageCtx};
 use crate::web::live::renderer::JobsViewer;
+
+/// A job's JSON result as people read it: `key: value` pairs, joined
+/// ("queued: 2 · sent: 2"); anything else as it is.
+pub fn result_text(result: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(result) {
+        Ok(serde_json::Value::Object(fields)) if fields.is_empty() => "done".into(),
+        Ok(serde_json::Value::Object(fields)) => fields
+            .iter()
+            .map(|(key, value)| match value {
+                serde_json::Value::String(text) => format!("{}: {text}", key.replace('_', " ")),
+                other => format!("{}: {other}", key.replace('_', " ")),
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        _ => result.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn results_read_as_key_value_pairs() {
+        assert_eq!(super::result_text(r#"{"queued":2,"notifications_sent":1}"#), "notifications sent: 1 · queued: 2");
+        assert_eq!(super::result_text(r#"{"date":"2026-12-03"}"#), "date: 2026-12-03");
+        assert_eq!(super::result_text("{}"), "done");
+        assert_eq!(super::result_text("plain"), "plain");
+    }
+}
 
 /// A job's run time, for people.
 pub fn duration(job: &Job) -> String {
@@ -52,6 +80,8 @@ struct JobsPage {
     layout: Layout,
     live: String,
     schedules: Vec<(Schedule, Option<NaiveDateTime>)>,
+    /// When each schedule last started a job.
+    last_runs: std::collections::HashMap<String, NaiveDateTime>,
     /// Where mail goes.
     mail: String,
 }
@@ -64,9 +94,10 @@ pub async fn page(
 ) -> Result<HttpResponse, AppError> {
     let overview = jobs_admin::overview(&state.db).await?;
     let schedules = state.jobs.schedules().await?;
+    let last_runs = state.jobs.last_runs().await?;
     let layout = Layout::for_user(&user, "Jobs", "jobs", flash.0);
     let live = live_fragment(&overview, &layout.csrf, false);
-    let page = JobsPage { layout, live, schedules, mail: state.settings.mail.describe() };
+    let page = JobsPage { layout, live, schedules, last_runs, mail: state.settings.mail.describe() };
     crate::http::render::html_page(&page)
 }
 

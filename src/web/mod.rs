@@ -3,7 +3,6 @@
 
 pub mod admin;
 pub mod jobs;
-pub mod layout;
 pub mod live;
 pub mod notifications;
 pub mod ops;

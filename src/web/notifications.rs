@@ -7,9 +7,9 @@ use crate::app::AppState;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
+use crate::http::layout::Layout;
 use crate::services::notifications as service;
 use crate::store::notifications::Notification;
-use crate::web::layout::Layout;
 use crate::web::partials;
 
 #[derive(Template)]

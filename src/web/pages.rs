@@ -14,10 +14,10 @@ use crate::domain::role::Role;
 use crate::http::access::{CurrentUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE, see_other};
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
+use crate::http::layout::Layout;
 use crate::security::random_hex;
 use crate::services::home::HomeData;
 use crate::services::{RequestMeta, ServiceError, auth, home};
-use crate::web::layout::Layout;
 
 #[derive(Template)]
 #[template(path = "auth/login.html")]

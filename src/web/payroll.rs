@@ -11,11 +11,11 @@ use crate::domain::payroll::{PeriodStatus, format_cents, format_hours};
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
+use crate::http::layout::Layout;
 use crate::http::render::{html_page, html_status};
 use crate::services::payroll::{self as service, PeriodReport};
 use crate::services::{RequestMeta, ServiceError};
 use crate::store::payroll::Period;
-use crate::web::layout::Layout;
 
 #[derive(Template)]
 #[template(path = "payroll/list.html")]

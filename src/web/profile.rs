@@ -8,10 +8,10 @@ use crate::app::AppState;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
+use crate::http::layout::Layout;
 use crate::services::{FieldErrors, RequestMeta, ServiceError, accounts};
 use crate::store::tokens::ApiToken;
 use crate::store::users::User;
-use crate::web::layout::Layout;
 
 #[derive(Template)]
 #[template(path = "profile/page.html")]

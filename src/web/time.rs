@@ -13,11 +13,11 @@ use crate::domain::payroll::format_hours;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
+use crate::http::layout::Layout;
 use crate::http::render::{html_page, html_status};
 use crate::services::time_entries::{self as service, EntryInput};
 use crate::services::{FieldErrors, RequestMeta, ServiceError};
 use crate::store::time_entries::{EntryListing, TimeEntry};
-use crate::web::layout::Layout;
 
 #[derive(Template)]
 #[template(path = "time/form.html")]

@@ -76,6 +76,19 @@ both_backends! {
         let body: serde_json::Value = api.json().await.unwrap();
         assert!(body["error"].is_string());
         assert!(body["details"].is_object());
+        assert_eq!(count_of(&html, "#sidebar"), 0, "no app shell for a visitor");
+
+        // Signed in, 404 and 403 pages keep the app shell (sidebar, menu).
+        let employee = app.create_user("lost-employee", Role::Employee).await;
+        let mut browser = app.browser_for(&employee).await;
+        for (path, status) in [("/no/such/page", 404), ("/admin/users", 403)] {
+            let (got, page) = browser.page(path).await;
+            assert_eq!(got, status, "{path}");
+            assert_eq!(count_of(&page, "#sidebar a[href='/tasks']"), 1, "{path}: the sidebar is there");
+            assert_eq!(count_of(&page, ".account a[href='/profile']"), 1, "{path}: the account menu is there");
+        }
+        // The icon browsers ask for by name.
+        assert_eq!(client.get(app.url("/favicon.ico")).send().await.unwrap().status(), 200);
     }
 
     async fn static_assets_are_cache_busted(app: TestApp) {

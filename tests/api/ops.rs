@@ -12,7 +12,8 @@ use crate::support::*;
 async fn an_internal_error_shows_a_request_id_and_no_internals() {
     use actix_web::middleware::from_fn;
     use actix_web::{App, test, web};
-    use taskpulse::http::errors::{AppError, render_errors};
+    use taskpulse::http::error_pages::render_errors;
+    use taskpulse::http::errors::AppError;
     use taskpulse::http::headers::security_headers;
     let app = test::init_service(
         App::new()

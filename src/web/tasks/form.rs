@@ -8,10 +8,10 @@ use crate::app::AppState;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level};
+use crate::http::layout::Layout;
 use crate::services::assign::{self, FormChoices, TaskInput};
 use crate::services::task_views::{self};
 use crate::services::{FieldErrors, ServiceError};
-use crate::web::layout::Layout;
 
 use super::shared::{parse_version, priorities};
 
