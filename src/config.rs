@@ -138,6 +138,9 @@ pub struct ServeArgs {
     /// https://tasks.example.com): cookies become Secure.
     #[arg(long, env = "TASKPULSE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The currency pay is shown in (an ISO 4217 code such as USD or EUR).
+    #[arg(long, env = "TASKPULSE_CURRENCY", default_value = "USD")]
+    pub currency: String,
     /// Addresses of reverse proxies whose forwarded headers (Forwarded,
     /// X-Forwarded-Host, X-Forwarded-Proto) are believed, comma-separated.
     /// Without it, forwarded headers are ignored.
@@ -221,6 +224,8 @@ pub struct Settings {
     pub job_timing: JobTiming,
     /// Outgoing mail.
     pub mail: crate::mail::MailSettings,
+    /// The currency pay is shown in (ISO 4217 code).
+    pub currency: String,
 }
 
 impl Settings {
@@ -279,8 +284,13 @@ impl Settings {
         };
         let base_url = serve.public_url.clone().unwrap_or_else(|| format!("http://{}", serve.addr));
         let mail = serve.mail.resolve(&db.data_dir, &base_url)?;
+        let currency = serve.currency.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(ConfigError("TASKPULSE_CURRENCY: must be a three-letter code such as USD or EUR".into()));
+        }
         Ok(Settings {
             mail,
+            currency,
             addr: serve.addr.clone(),
             db: db.resolve()?,
             workers,
@@ -313,6 +323,7 @@ impl Settings {
             // Tests drive jobs themselves (manual clock, run_due_now).
             job_workers: 0,
             job_timing: JobTiming::default(),
+            currency: "USD".into(),
             mail: crate::mail::MailSettings::files(
                 std::env::temp_dir().join(format!("taskpulse-mail-{:08x}", rand::random::<u32>())),
                 "http://127.0.0.1",

@@ -199,9 +199,44 @@ pub fn pay_lines(
         .collect()
 }
 
+/// An amount in a currency as people read it: the symbol before it for the
+/// common ones ("$1,234.50", "€80.00"), the code after it otherwise
+/// ("1,234.50 CHF"); thousands grouped, negatives with a minus.
+pub fn format_money(cents: i64, currency: &str) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let plain = format_cents(cents.abs());
+    let (whole, fraction) = plain.split_once('.').unwrap_or((&plain, "00"));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let symbol = match currency {
+        "USD" => Some("$"),
+        "EUR" => Some("€"),
+        "GBP" => Some("£"),
+        _ => None,
+    };
+    match symbol {
+        Some(symbol) => format!("{sign}{symbol}{grouped}.{fraction}"),
+        None => format!("{sign}{grouped}.{fraction} {currency}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_reads_with_its_currency() {
+        assert_eq!(format_money(55_250, "USD"), "$552.50");
+        assert_eq!(format_money(123_456_789, "EUR"), "€1,234,567.89");
+        assert_eq!(format_money(100_000, "CHF"), "1,000.00 CHF");
+        assert_eq!(format_money(-505, "GBP"), "-£5.05");
+        assert_eq!(format_money(0, "USD"), "$0.00");
+    }
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()

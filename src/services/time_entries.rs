@@ -234,6 +234,12 @@ pub async fn on_task(db: &Db, actor: &Actor, task_id: i64) -> Result<Vec<TimeEnt
     .await
 }
 
+/// The title of a task the actor may see (forms that log time on it name it).
+pub async fn task_title(db: &Db, actor: &Actor, task_id: i64) -> Result<String, ServiceError> {
+    let viewer = Viewer { id: actor.id, role: actor.role, team_id: actor.team_id };
+    db.read(move |conn| Ok(super::progress::load_visible(conn, viewer, task_id)?.title)).await
+}
+
 /// One of the actor's entries (for the edit form).
 pub async fn entry(db: &Db, actor: &Actor, id: i64) -> Result<TimeEntry, ServiceError> {
     let actor = actor.clone();

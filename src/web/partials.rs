@@ -120,6 +120,11 @@ pub fn status_label(status: &str) -> &'static str {
     status.parse::<crate::domain::task::TaskStatus>().map_or("Unknown", |s| s.label())
 }
 
+/// A role as people read it ("Team lead").
+pub fn role_label(role: &str) -> &'static str {
+    role.parse::<Role>().map_or("Unknown", |r| r.label())
+}
+
 /// A priority as people read it ("Urgent").
 pub fn priority_label(priority: &str) -> &'static str {
     priority.parse::<crate::domain::task::Priority>().map_or("Unknown", |p| p.label())

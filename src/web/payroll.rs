@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::domain::payroll::{PeriodStatus, format_cents, format_hours};
+use crate::domain::payroll::{PeriodStatus, format_hours, format_money};
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
@@ -48,6 +48,7 @@ async fn list_page(
 struct PeriodPage {
     layout: Layout,
     report: PeriodReport,
+    currency: String,
 }
 
 impl PeriodPage {
@@ -56,7 +57,7 @@ impl PeriodPage {
     }
 
     fn money(&self, cents: &i64) -> String {
-        format_cents(*cents)
+        format_money(*cents, &self.currency)
     }
 }
 
@@ -104,7 +105,8 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     let report = service::report(&state.db, &user.actor, path.into_inner()).await?;
     let title = format!("Payroll {} – {}", report.period.starts_on, report.period.ends_on);
-    html_page(&PeriodPage { layout: Layout::for_user(&user, title, "payroll", flash.0), report })
+    let currency = state.settings.currency.clone();
+    html_page(&PeriodPage { layout: Layout::for_user(&user, title, "payroll", flash.0), report, currency })
 }
 
 async fn advance(

@@ -43,18 +43,22 @@ impl EntryForm {
 
 /// Where an entry form posts and goes back to.
 struct Target {
-    title: &'static str,
+    title: String,
     action: String,
     back: String,
 }
 
 impl Target {
-    fn log(task_id: i64) -> Target {
-        Target { title: "Log time", action: format!("/tasks/{task_id}/time"), back: format!("/tasks/{task_id}") }
+    fn log(task_id: i64, task: &str) -> Target {
+        Target {
+            title: format!("Log time on {task} #{task_id}"),
+            action: format!("/tasks/{task_id}/time"),
+            back: format!("/tasks/{task_id}"),
+        }
     }
 
-    fn edit(id: i64, back: String) -> Target {
-        Target { title: "Edit time entry", action: format!("/time/{id}/edit"), back }
+    fn edit(id: i64, task_id: i64, task: &str, back: String) -> Target {
+        Target { title: format!("Edit time on {task} #{task_id}"), action: format!("/time/{id}/edit"), back }
     }
 }
 
@@ -82,9 +86,9 @@ pub async fn log_form(
 ) -> Result<HttpResponse, AppError> {
     let task_id = path.into_inner();
     // Only for tasks the user may see.
-    service::on_task(&state.db, &user.actor, task_id).await?;
+    let task = service::task_title(&state.db, &user.actor, task_id).await?;
     let form = EntryInput { work_date: today().to_string(), ..Default::default() };
-    form_page(&user, Target::log(task_id), form, FieldErrors::new())
+    form_page(&user, Target::log(task_id, &task), form, FieldErrors::new())
 }
 
 /// POST /tasks/{id}/time: logs hours; errors re-show the form with the input.
@@ -99,7 +103,10 @@ pub async fn log(
     let input = form.into_inner();
     match service::log(&state.db, &user.actor, &meta, task_id, input.clone()).await {
         Ok(_) => Ok(flash::redirect(&format!("/tasks/{task_id}#time"), Level::Success, "Time logged.")),
-        Err(ServiceError::Invalid(errors)) => form_page(&user, Target::log(task_id), input, errors),
+        Err(ServiceError::Invalid(errors)) => {
+            let task = service::task_title(&state.db, &user.actor, task_id).await?;
+            form_page(&user, Target::log(task_id, &task), input, errors)
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -116,7 +123,9 @@ pub async fn edit_form(
         hours: format_hours(entry.minutes.into()),
         note: entry.note.clone(),
     };
-    form_page(&user, Target::edit(entry.id, format!("/tasks/{}", entry.task_id)), form, FieldErrors::new())
+    let task = service::task_title(&state.db, &user.actor, entry.task_id).await?;
+    let target = Target::edit(entry.id, entry.task_id, &task, format!("/tasks/{}", entry.task_id));
+    form_page(&user, target, form, FieldErrors::new())
 }
 
 /// POST /time/{id}/edit.
@@ -133,7 +142,11 @@ pub async fn edit(
         Ok(entry) => {
             Ok(flash::redirect(&format!("/tasks/{}#time", entry.task_id), Level::Success, "Time entry saved."))
         }
-        Err(ServiceError::Invalid(errors)) => form_page(&user, Target::edit(id, "/time".into()), input, errors),
+        Err(ServiceError::Invalid(errors)) => {
+            let entry = service::entry(&state.db, &user.actor, id).await?;
+            let task = service::task_title(&state.db, &user.actor, entry.task_id).await?;
+            form_page(&user, Target::edit(id, entry.task_id, &task, "/time".into()), input, errors)
+        }
         Err(err) => Err(err.into()),
     }
 }

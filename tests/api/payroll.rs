@@ -99,8 +99,9 @@ both_backends! {
         let bobs = create_task(&app, &admin, TaskSpec::new("Bob's own", &[&bob])).await;
         let (_, day) = last_week();
         let mut browser = app.browser_for(&ann).await;
-        let (status, _) = browser.page(&format!("/tasks/{task}/time")).await;
+        let (status, page) = browser.page(&format!("/tasks/{task}/time")).await;
         assert_eq!(status, 200);
+        assert_eq!(text_of(&page, "h1").as_deref(), Some(format!("Log time on Wire the panel #{task}").as_str()), "the form names its task");
         assert_eq!(log_time(&browser, task, &day(0), "1.5", "cabling").await.status(), 303);
         assert_eq!(log_time(&browser, task, &day(1), "2:15", "").await.status(), 303);
         assert_eq!(actual_hours(&app, task, ann.id).await, 3.75);
@@ -204,7 +205,7 @@ both_backends! {
         let mut admin_browser = app.browser_for(&admin).await;
         let (status, page) = admin_browser.page(&format!("/payroll/{period}")).await;
         assert_eq!(status, 200);
-        assert_eq!(crate::support::text_of(&page, "#total-pay").as_deref(), Some("552.50"));
+        assert_eq!(crate::support::text_of(&page, "#total-pay").as_deref(), Some("$552.50"), "in the configured currency (USD by default)");
         assert_eq!(admin_browser.post_form(&format!("/payroll/{period}/approve"), &[]).await.status(), 303);
         let approved = period_status(&app, period).await;
         assert_eq!(approved.0, "approved");
