@@ -319,15 +319,18 @@ pub async fn choices(db: &Db, actor: &Actor) -> Result<FormChoices, ServiceError
     let actor = actor.clone();
     db.read(move |conn| {
         let everyone = users::list(conn)?;
-        let people = everyone
+        // Sorted by name; the label names the username too, so two people
+        // with one name can be told apart.
+        let mut people: Vec<(i64, String)> = everyone
             .into_iter()
             .filter(|row| row.user.is_active)
             .filter(|row| may_assign(viewer(&actor), (row.user.id, row.user.team_id)))
             .map(|row| {
-                let team = row.team_name.map(|t| format!(" ({t})")).unwrap_or_default();
-                (row.user.id, format!("{}{team}", row.user.full_name))
+                let team = row.team_name.map(|t| format!(" · {t}")).unwrap_or_default();
+                (row.user.id, format!("{} ({}{team})", row.user.full_name, row.user.username))
             })
             .collect();
+        people.sort_by_cached_key(|(_, label)| label.to_lowercase());
         let teams = org::list_teams(conn)?
             .into_iter()
             .filter(|t| matches!(actor.role, Role::Admin | Role::Manager) || Some(t.id) == actor.team_id)

@@ -72,6 +72,19 @@
     }
   });
 
+  // ---------- People pickers: type to narrow a long list ----------
+  document.addEventListener("input", function (e) {
+    var id = e.target.getAttribute && e.target.getAttribute("data-filter-for");
+    var select = id && document.getElementById(id);
+    if (!select) return;
+    var words = e.target.value.toLowerCase().split(/\s+/).filter(Boolean);
+    Array.prototype.forEach.call(select.options, function (option) {
+      var text = option.textContent.toLowerCase();
+      // Chosen people stay in view whatever the filter.
+      option.hidden = !option.selected && !words.every(function (w) { return text.indexOf(w) >= 0; });
+    });
+  });
+
   // ---------- Sidebar on narrow screens ----------
   var menu = document.querySelector("[data-menu]");
   var sidebar = document.getElementById("sidebar");

@@ -285,6 +285,35 @@ both_backends! {
         assert_eq!(lead_browser.page(&format!("/tasks/{a}")).await.0, 200);
     }
 
+    async fn the_people_picker_is_sorted_with_a_label_each_person_owns(app: TestApp) {
+        let admin = app.create_user("pick-admin", Role::Admin).await;
+        let zed = app.create_user("pick-zed", Role::Employee).await;
+        let one = app.create_user("pick-sam1", Role::Employee).await;
+        let two = app.create_user("pick-sam2", Role::Employee).await;
+        let ids = [zed.id, one.id, two.id];
+        app.db
+            .write(move |c| {
+                use diesel::prelude::*;
+                use taskpulse::schema::users;
+                diesel::update(users::table.filter(users::id.eq(ids[0]))).set(users::full_name.eq("Aaron Zed")).execute(c)?;
+                diesel::update(users::table.filter(users::id.eq_any(&ids[1..]))).set(users::full_name.eq("Sam Lee")).execute(c)?;
+                Ok::<_, taskpulse::db::DbError>(())
+            })
+            .await
+            .unwrap();
+        let mut browser = app.browser_for(&admin).await;
+        let (_, page) = browser.page("/tasks/new").await;
+        let labels: Vec<String> =
+            page.select(&scraper::Selector::parse("#assignees option").unwrap()).map(|o| o.text().collect::<String>()).collect();
+        let mut sorted = labels.clone();
+        sorted.sort_by_key(|l| l.to_lowercase());
+        assert_eq!(labels, sorted, "sorted by name");
+        let unique: std::collections::HashSet<&String> = labels.iter().collect();
+        assert_eq!(unique.len(), labels.len(), "no two people share a label: {labels:?}");
+        assert!(labels.contains(&"Sam Lee (pick-sam1 · Alpha)".to_string()) && labels.contains(&"Sam Lee (pick-sam2 · Alpha)".to_string()), "{labels:?}");
+        assert_eq!(count_of(&page, "input[data-filter-for=assignees]"), 1, "and it can be filtered by typing");
+    }
+
     async fn the_status_counters_add_up_to_the_total(app: TestApp) {
         let admin = app.create_user("sum-admin", Role::Admin).await;
         let ann = app.create_user("sum-ann", Role::Employee).await;
