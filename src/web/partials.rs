@@ -110,6 +110,52 @@ pub fn task_state(card: &TaskCard, oob: bool) -> String {
     render(&TaskStateView { card, oob })
 }
 
+/// A task as a compact card of the monitor's board (`#mon-<id>`).
+#[derive(Template)]
+#[template(path = "tasks/_board_card.html")]
+pub struct BoardCard<'a> {
+    /// The task.
+    pub card: &'a TaskCard,
+    /// Out-of-band swap mode for live updates (`None` on page load).
+    pub oob: Option<&'a str>,
+}
+
+/// A task as a row of the monitor's table (`#mon-<id>`).
+#[derive(Template)]
+#[template(path = "tasks/_task_row.html")]
+pub struct TaskRow<'a> {
+    /// The task.
+    pub card: &'a TaskCard,
+    /// Out-of-band swap mode for live updates (`None` on page load).
+    pub oob: Option<&'a str>,
+}
+
+/// Renders a board card.
+pub fn board_card(card: &TaskCard, oob: Option<&str>) -> String {
+    render(&BoardCard { card, oob })
+}
+
+/// Renders a table row.
+pub fn task_row(card: &TaskCard, oob: Option<&str>) -> String {
+    render(&TaskRow { card, oob })
+}
+
+/// A table row as a live frame of its own (rows cannot stand alone in HTML,
+/// so htmx takes them from a template).
+pub fn row_frame(html: &str) -> String {
+    format!("<template>{html}</template>")
+}
+
+/// A priority's rank for sorting (urgent first).
+pub fn priority_rank(priority: &str) -> u8 {
+    match priority {
+        "URGENT" => 0,
+        "HIGH" => 1,
+        "MEDIUM" => 2,
+        _ => 3,
+    }
+}
+
 /// Renders a monitor card.
 pub fn monitor_card(card: &TaskCard, oob: Option<&str>) -> String {
     render(&MonitorCard { card, oob })

@@ -85,6 +85,27 @@
     });
   });
 
+  // ---------- Sortable tables (the rows of the current page) ----------
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("button[data-sort]");
+    if (!button) return;
+    var table = button.closest("table");
+    var body = table && table.tBodies[0];
+    if (!body) return;
+    var key = "sort" + button.getAttribute("data-sort").replace(/^./, function (c) { return c.toUpperCase(); });
+    var ascending = button.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("button[data-sort]").forEach(function (b) { b.removeAttribute("aria-sort"); });
+    button.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var numeric = ["sortKey", "sortPriority", "sortProgress", "sortDue"].indexOf(key) >= 0;
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.dataset[key] || "", y = b.dataset[key] || "";
+      var order = numeric ? Number(x) - Number(y) : x.localeCompare(y);
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  });
+
   // ---------- Sidebar on narrow screens ----------
   var menu = document.querySelector("[data-menu]");
   var sidebar = document.getElementById("sidebar");

@@ -8,7 +8,8 @@
 //!    once the connection returns, land exactly once and in order;
 //! 3. an admin's open Jobs page lists a new job live, without a reload;
 //! 4. a task an admin creates for an employee appears live on the
-//!    employee's My tasks and on a manager's monitor, with the counters
+//!    employee's My tasks, on a manager's monitor and in the right column of
+//!    the admin's board (moving column when its status changes), with the counters
 //!    agreeing, and leaves My tasks live when it is reassigned away; no
 //!    page logs an error meanwhile;
 //! 5. at phone width the sidebar folds behind the menu button, a refused
@@ -308,16 +309,21 @@ async fn a_new_task_appears_live_on_my_tasks_and_the_monitor() {
     let first = fixtures::create_task(&app, &admin, TaskSpec::new("Already there", &[&employee])).await;
 
     let driver = ChromeDriver::start().await;
-    let (p1, p2) = (tempfile::tempdir().expect("profile"), tempfile::tempdir().expect("profile"));
+    let (p1, p2, p3) = (
+        tempfile::tempdir().expect("profile"),
+        tempfile::tempdir().expect("profile"),
+        tempfile::tempdir().expect("profile"),
+    );
     let mine = live_page(&driver, p1.path(), &app, &employee, "/tasks").await;
     let monitor = live_page(&driver, p2.path(), &app, &manager, "/monitor").await;
+    let board = live_page(&driver, p3.path(), &app, &admin, "/monitor?view=board").await;
     wait_for_text(&mine, &format!("#mine-{first}")).await;
     wait_for_text(&monitor, &format!("#mon-{first}")).await;
 
     let task = fixtures::create_task(&app, &admin, TaskSpec::new("Arrives live", &[&employee])).await;
     let title = |prefix: &'static str| {
         format!(
-            "const c = document.getElementById('{prefix}' + arguments[0]); return c ? c.querySelector('h3').textContent.trim() : null;"
+            "const c = document.getElementById('{prefix}' + arguments[0]); return c ? c.querySelector('h3 a').textContent.trim() : null;"
         )
     };
     wait_until(&mine, "the new card on My tasks", LIVE_WAIT, &title("mine-"), vec![json!(task)], |v| {
@@ -328,6 +334,19 @@ async fn a_new_task_appears_live_on_my_tasks_and_the_monitor() {
         *v == json!("Arrives live")
     })
     .await;
+    // On the board it lands in its status's column, and moves with it.
+    let column = "const c = document.getElementById('mon-' + arguments[0]); return c ? c.parentElement.id : null;";
+    wait_until(&board, "the new card in the board's Pending column", LIVE_WAIT, column, vec![json!(task)], |v| {
+        *v == json!("col-PENDING")
+    })
+    .await;
+    Api::for_user(&app, &employee).await.progress(task, json!({ "progress_percentage": 30 })).await;
+    wait_until(&board, "the card moves to In progress", LIVE_WAIT, column, vec![json!(task)], |v| {
+        *v == json!("col-IN_PROGRESS")
+    })
+    .await;
+    let copies = board.execute("return document.querySelectorAll('#mon-' + arguments[0]).length;", vec![json!(task)]);
+    assert_eq!(copies.await.expect("read"), json!(1), "moved, not copied");
     // The counters agree with the grid.
     wait_until(
         &monitor,
@@ -367,8 +386,10 @@ async fn a_new_task_appears_live_on_my_tasks_and_the_monitor() {
 
     assert_eq!(errors_of(&mine).await, json!([]), "My tasks logged no error");
     assert_eq!(errors_of(&monitor).await, json!([]), "the monitor logged no error");
+    assert_eq!(errors_of(&board).await, json!([]), "the board logged no error");
     mine.close().await.expect("close");
     monitor.close().await.expect("close");
+    board.close().await.expect("close");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

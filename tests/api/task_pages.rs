@@ -314,6 +314,35 @@ both_backends! {
         assert_eq!(count_of(&page, "input[data-filter-for=assignees]"), 1, "and it can be filtered by typing");
     }
 
+    async fn the_monitor_has_board_table_and_cards_views_kept_in_the_url(app: TestApp) {
+        let admin = app.create_user("views-admin", Role::Admin).await;
+        let ann = app.create_user("views-ann", Role::Employee).await;
+        let first = create_task(&app, &admin, TaskSpec::new("Seen three ways", &[&ann]).priority("HIGH")).await;
+        let mut browser = app.browser_for(&admin).await;
+        let (_, board) = browser.page("/monitor?view=board&priority=HIGH").await;
+        assert_eq!(count_of(&board, &format!("#col-PENDING #mon-{first}")), 1, "the board puts it in its column");
+        assert_eq!(count_of(&board, ".view-tabs a[aria-current=page][href*='view=board']"), 1);
+        assert_eq!(count_of(&board, ".view-tabs a[href*='priority=HIGH']"), 3, "the tabs keep the filters");
+        let (_, table) = browser.page("/monitor?view=table").await;
+        assert_eq!(count_of(&table, &format!("#monitor-rows tr#mon-{first}")), 1, "the table has a row per task");
+        assert_eq!(count_of(&table, "#monitor-table button[data-sort]"), 6, "sortable columns");
+        let (_, cards) = browser.page("/monitor").await;
+        assert_eq!(count_of(&cards, &format!("#monitor-grid #mon-{first}")), 1, "cards stay the default");
+
+        // Live: a table socket gets new rows as rows, a board socket cards in columns.
+        let (mut table_socket, _) = live_socket(&app, &admin, "view=monitor&layout=table&page=1&since=0").await;
+        let (mut board_socket, _) = live_socket(&app, &admin, "view=monitor&layout=board&page=1&since=0").await;
+        // Each is first brought up to date (it names an old sequence).
+        frame_with(&mut table_socket, "monitor-rows", Duration::from_secs(5)).await.expect("the table's resync");
+        frame_with(&mut board_socket, "col-PENDING", Duration::from_secs(5)).await.expect("the board's resync");
+        let second = create_task(&app, &admin, TaskSpec::new("Arrives in rows", &[&ann])).await;
+        let needle = format!("id=\"mon-{second}\"");
+        let row = frame_with(&mut table_socket, &needle, Duration::from_secs(5)).await.expect("a row frame");
+        assert!(row.contains("afterbegin:#monitor-rows") && row.contains("<tr"), "{row}");
+        let card = frame_with(&mut board_socket, &needle, Duration::from_secs(5)).await.expect("a board frame");
+        assert!(card.contains("afterbegin:#col-PENDING") && card.contains("compact"), "{card}");
+    }
+
     async fn the_status_counters_add_up_to_the_total(app: TestApp) {
         let admin = app.create_user("sum-admin", Role::Admin).await;
         let ann = app.create_user("sum-ann", Role::Employee).await;

@@ -42,6 +42,15 @@ pub struct TaskUpdate {
     pub state_frame: ByteString,
     /// Monitor card, inserted at the top of the grid.
     pub monitor_new_html: String,
+    /// The board's compact card, plain (to insert into a column) and as an
+    /// in-place swap.
+    pub board_html: String,
+    /// The same, swapped in place.
+    pub board_frame: ByteString,
+    /// The table's row, plain (to insert) and as an in-place swap frame.
+    pub row_html: String,
+    /// The same, swapped in place.
+    pub row_frame: ByteString,
     /// The live state block of My tasks and the detail page.
     pub state_html: String,
     /// The same change for API clients.
@@ -328,6 +337,10 @@ async fn render_task(state: &AppState, task_id: i64) -> Option<Result<TaskUpdate
         state_frame: ByteString::from(state_html.clone()),
         monitor_html,
         monitor_new_html: partials::insert_first("#monitor-grid", &partials::monitor_card(&card, None)),
+        board_html: partials::board_card(&card, None),
+        board_frame: ByteString::from(partials::board_card(&card, Some("true"))),
+        row_html: partials::task_row(&card, None),
+        row_frame: ByteString::from(partials::row_frame(&partials::task_row(&card, Some("true")))),
         state_html,
         json: json.to_string(),
         all_counters: None,

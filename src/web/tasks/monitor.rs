@@ -1,5 +1,7 @@
 //! The live monitor: filters kept in the URL, a grid of cards, counters.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use bytestring::ByteString;
@@ -23,8 +25,47 @@ use crate::web::partials;
 
 use super::shared::{known_status, priorities, statuses, ws_url};
 
-/// Cards per monitor page.
+/// Cards per monitor page (cards and board).
 pub const MONITOR_PAGE_SIZE: i64 = 60;
+/// Rows per page of the monitor's table.
+pub const TABLE_PAGE_SIZE: i64 = 100;
+
+/// How the monitor shows the tasks (`?view=` on the page, `layout=` on its
+/// socket, whose `view` names the page).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorLayout {
+    /// Columns by status with compact cards.
+    Board,
+    /// One row per task, sortable.
+    Table,
+    /// Full cards with their latest updates.
+    #[default]
+    Cards,
+}
+
+impl MonitorLayout {
+    fn parse(raw: Option<&str>) -> MonitorLayout {
+        match raw {
+            Some("board") => MonitorLayout::Board,
+            Some("table") => MonitorLayout::Table,
+            _ => MonitorLayout::Cards,
+        }
+    }
+
+    /// Its name in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorLayout::Board => "board",
+            MonitorLayout::Table => "table",
+            MonitorLayout::Cards => "cards",
+        }
+    }
+
+    /// Tasks per page.
+    pub fn page_size(self) -> i64 {
+        if self == MonitorLayout::Table { TABLE_PAGE_SIZE } else { MONITOR_PAGE_SIZE }
+    }
+}
 
 /// Monitor filters, kept in the URL.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -35,6 +76,10 @@ pub struct MonitorQuery {
     project: Option<String>,
     assignee: Option<String>,
     page: Option<String>,
+    /// The page's layout.
+    view: Option<String>,
+    /// The same on the socket (where `view` names the page).
+    layout: Option<String>,
 }
 
 /// Parsed monitor filters.
@@ -52,6 +97,8 @@ pub struct MonitorFilters {
     pub assignee: Option<i64>,
     /// Page (from 1).
     pub page: i64,
+    /// Board, table or cards.
+    pub layout: MonitorLayout,
 }
 
 impl MonitorFilters {
@@ -65,6 +112,7 @@ impl MonitorFilters {
             project: id(&query.project),
             assignee: id(&query.assignee),
             page: id(&query.page).unwrap_or(1).max(1),
+            layout: MonitorLayout::parse(query.layout.as_deref().or(query.view.as_deref())),
         }
     }
 
@@ -116,6 +164,8 @@ struct MonitorPageView {
     query: MonitorFilters,
     counters: String,
     cards: Vec<String>,
+    /// Board cards with their status (board layout).
+    board: Vec<(String, String)>,
     page: i64,
     pages: i64,
     matching: i64,
@@ -124,7 +174,38 @@ struct MonitorPageView {
 
 impl MonitorPageView {
     fn page_url(&self, page: i64) -> String {
-        format!("/monitor?{}", self.query.query_with_page(page))
+        format!("/monitor?{}&view={}", self.query.query_with_page(page), self.query.layout.as_str())
+    }
+
+    /// The same tasks in another layout (filters kept).
+    fn layout_url(&self, layout: &str) -> String {
+        let filters = self.query.query_string();
+        let sep = if filters.is_empty() { "" } else { "&" };
+        format!("/monitor?{filters}{sep}view={layout}")
+    }
+
+    /// The board's columns: each status with its cards on this page.
+    fn columns(&self) -> Vec<(&'static str, &'static str, Vec<&String>)> {
+        let mut columns: Vec<(&'static str, &'static str, Vec<&String>)> =
+            statuses().into_iter().map(|(value, label)| (value, label, Vec::new())).collect();
+        for (status, html) in &self.board {
+            if let Some(column) = columns.iter_mut().find(|c| c.0 == status.as_str()) {
+                column.2.push(html);
+            }
+        }
+        columns
+    }
+}
+
+/// The page's tasks in its layout: cards or table rows, or board cards with
+/// their status (for the columns).
+fn rendered(layout: MonitorLayout, cards: &[TaskCard]) -> (Vec<String>, Vec<(String, String)>) {
+    match layout {
+        MonitorLayout::Cards => (cards.iter().map(|c| partials::monitor_card(c, None)).collect(), Vec::new()),
+        MonitorLayout::Table => (cards.iter().map(|c| partials::task_row(c, None)).collect(), Vec::new()),
+        MonitorLayout::Board => {
+            (Vec::new(), cards.iter().map(|c| (c.task.status.clone(), partials::board_card(c, None))).collect())
+        }
     }
 }
 
@@ -137,11 +218,13 @@ pub async fn monitor(
 ) -> Result<HttpResponse, AppError> {
     let filters = MonitorFilters::parse(&query);
     let since = state.bus.sequence();
+    let layout = filters.layout;
     let view =
-        task_views::monitor(&state.db, &state.hub, &user.actor, filters.filter(), filters.page, MONITOR_PAGE_SIZE)
+        task_views::monitor(&state.db, &state.hub, &user.actor, filters.filter(), filters.page, layout.page_size())
             .await?;
     let choices = assign::choices(&state.db, &user.actor).await?;
-    let page_filters = filters.query_with_page(view.page);
+    let page_filters = format!("{}&layout={}", filters.query_with_page(view.page), layout.as_str());
+    let (cards, board) = rendered(layout, &view.cards);
     let page = MonitorPageView {
         layout: Layout::for_user(&user, "Monitor", "monitor", flash.0),
         scope_label: if user.actor.role == Role::Lead { "Your team's tasks" } else { "All tasks" },
@@ -149,7 +232,8 @@ pub async fn monitor(
         priorities: priorities(),
         choices,
         counters: partials::counters(&view.counters, false),
-        cards: view.cards.iter().map(|c| partials::monitor_card(c, None)).collect(),
+        cards,
+        board,
         page: view.page,
         pages: view.pages(),
         matching: view.matching,
@@ -165,13 +249,21 @@ pub async fn monitor(
 pub struct MonitorLive {
     filters: MonitorFilters,
     shown: Shown,
+    /// The status each shown task had when last sent (the board moves a
+    /// card between columns when it changes).
+    statuses: HashMap<i64, String>,
     counters_stale: bool,
 }
 
 /// Opens the monitor's live view (its filters from the query).
 pub fn live_view(request: &LiveRequest<'_>) -> Box<dyn LiveView> {
     let query: MonitorQuery = serde_urlencoded::from_str(request.query).unwrap_or_default();
-    Box::new(MonitorLive { filters: MonitorFilters::parse(&query), shown: Shown::default(), counters_stale: false })
+    Box::new(MonitorLive {
+        filters: MonitorFilters::parse(&query),
+        shown: Shown::default(),
+        statuses: HashMap::new(),
+        counters_stale: false,
+    })
 }
 
 impl MonitorFilters {
@@ -206,16 +298,44 @@ impl LiveView for MonitorLive {
         let global = matches!(ctx.actor.role, Role::Admin | Role::Manager) && self.filters.is_unfiltered();
         let counters = if global { update.all_counters.as_deref().unwrap_or("") } else { "" };
         self.counters_stale |= !global;
+        let layout = self.filters.layout;
+        let was = self.statuses.insert(id, card.task.status.clone());
         if shown && fits {
             self.shown.insert(card);
-            if global { update.card_counters_frame.clone() } else { update.card_frame.clone() }
+            match layout {
+                MonitorLayout::Cards if global => update.card_counters_frame.clone(),
+                MonitorLayout::Cards => update.card_frame.clone(),
+                MonitorLayout::Table => format!("{}{counters}", update.row_frame).into(),
+                // Same column: in place; another: it moves to the new column's top.
+                MonitorLayout::Board if was.as_deref() == Some(card.task.status.as_str()) => {
+                    format!("{}{counters}", update.board_frame).into()
+                }
+                MonitorLayout::Board => format!(
+                    "{}{}{counters}",
+                    delete_frame(&format!("mon-{id}")),
+                    partials::insert_first(&format!("#col-{}", card.task.status), &update.board_html)
+                )
+                .into(),
+            }
         } else if shown {
             self.shown.remove(id);
+            self.statuses.remove(&id);
             format!("{}{counters}", delete_frame(&format!("mon-{id}"))).into()
         } else if fits && self.filters.page == 1 {
             self.shown.insert(card);
-            format!("{}{counters}", update.monitor_new_html).into()
+            let inserted = match layout {
+                MonitorLayout::Cards => update.monitor_new_html.clone(),
+                MonitorLayout::Table => partials::row_frame(&format!(
+                    r#"<tbody hx-swap-oob="afterbegin:#monitor-rows">{}</tbody>"#,
+                    update.row_html
+                )),
+                MonitorLayout::Board => {
+                    partials::insert_first(&format!("#col-{}", card.task.status), &update.board_html)
+                }
+            };
+            format!("{inserted}{counters}").into()
         } else {
+            self.statuses.remove(&id);
             counters.to_string().into()
         }
     }
@@ -231,29 +351,46 @@ impl LiveView for MonitorLive {
     fn resync<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<String, ServiceError>> {
         Box::pin(async move {
             let filters = &self.filters;
-            let page = task_views::monitor(
-                &state.db,
-                &state.hub,
-                &ctx.actor,
-                filters.filter(),
-                filters.page,
-                MONITOR_PAGE_SIZE,
-            )
-            .await?;
+            let size = filters.layout.page_size();
+            let page =
+                task_views::monitor(&state.db, &state.hub, &ctx.actor, filters.filter(), filters.page, size).await?;
             self.shown = Shown::of(&page.cards);
-            let inner: String = page.cards.iter().map(|c| partials::monitor_card(c, None)).collect();
-            Ok(format!(
-                r#"<div id="monitor-grid" hx-swap-oob="innerHTML">{inner}</div>{}"#,
-                partials::counters(&page.counters, true)
-            ))
+            self.statuses = page.cards.iter().map(|c| (c.task.id, c.task.status.clone())).collect();
+            let content = match filters.layout {
+                MonitorLayout::Cards => {
+                    let inner: String = page.cards.iter().map(|c| partials::monitor_card(c, None)).collect();
+                    format!(r#"<div id="monitor-grid" hx-swap-oob="innerHTML">{inner}</div>"#)
+                }
+                MonitorLayout::Table => {
+                    let inner: String = page.cards.iter().map(|c| partials::task_row(c, None)).collect();
+                    partials::row_frame(&format!(r#"<tbody id="monitor-rows" hx-swap-oob="innerHTML">{inner}</tbody>"#))
+                }
+                MonitorLayout::Board => statuses()
+                    .into_iter()
+                    .map(|(status, _)| {
+                        let inner: String = page
+                            .cards
+                            .iter()
+                            .filter(|c| c.task.status == status)
+                            .map(|c| partials::board_card(c, None))
+                            .collect();
+                        format!(r#"<div id="col-{status}" hx-swap-oob="innerHTML">{inner}</div>"#)
+                    })
+                    .collect(),
+            };
+            Ok(format!("{content}{}", partials::counters(&page.counters, true)))
         })
     }
 
     fn learn_shown<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<(), ServiceError>> {
         Box::pin(async move {
             let filter = task_views::scoped(&ctx.actor, self.filters.filter());
-            let people = task_views::shown_people(&state.db, filter, self.filters.page, MONITOR_PAGE_SIZE).await?;
+            let size = self.filters.layout.page_size();
+            let people = task_views::shown_people(&state.db, filter, self.filters.page, size).await?;
             self.shown = Shown::from_people(people);
+            // Unknown until a task changes: its first change moves its card
+            // to the column of its (new) status.
+            self.statuses.clear();
             Ok(())
         })
     }
