@@ -10,16 +10,6 @@ use taskpulse::schema::{api_tokens, audit_log, sessions};
 use crate::both_backends;
 use crate::support::*;
 
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("tp_session=") && !v.starts_with("tp_session=;"))
-        .map(str::to_string)
-}
-
 /// Waits (bounded) until the socket is closed by the server.
 async fn closed_within(
     stream: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,

@@ -322,14 +322,20 @@ pub fn location_of(response: &reqwest::Response) -> &str {
     response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-/// The session cookie's value a response sets (not the clearing one).
-pub fn session_of(response: &reqwest::Response) -> Option<String> {
+/// The `Set-Cookie` header of the session a response sets (not the one that
+/// clears it), attributes included.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with("tp_session=") && !v.starts_with("tp_session=;"))
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim_start_matches("tp_session=").to_string())
+        .map(str::to_string)
+}
+
+/// The session cookie's value a response sets (not the clearing one).
+pub fn session_of(response: &reqwest::Response) -> Option<String> {
+    let header = session_cookie(response)?;
+    header.split(';').next().map(|v| v.trim_start_matches("tp_session=").to_string())
 }
