@@ -1,6 +1,12 @@
 //! Browser test: a real headless Chromium signs in through the login form,
 //! lands on the home page, signs out with the header button, and the session
-//! cookie it held before signing out is then refused by the server.
+//! cookie it held before signing out is then refused by the server; and every
+//! page each role can open logs no console error and has no serious or
+//! critical accessibility violation (axe-core, vendored in tests/vendor).
+
+use std::time::Duration;
+
+use serde_json::json;
 
 use crate::support::browser::*;
 use crate::support::*;
@@ -85,4 +91,73 @@ async fn login_home_logout_and_old_cookie_is_dead() {
     );
 
     client.close().await.expect("close the browser session");
+}
+
+/// Every page each role can open (and the login page), in a real Chromium:
+/// no console error, and no serious or critical accessibility violation
+/// (axe-core). Refusal pages are expected to log their 403/404 status only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_for_every_role_is_free_of_errors_and_serious_accessibility_faults() {
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::try_spawn(Backend::Sqlite).await.expect("SQLite app");
+    let admin = app.create_user("page-admin", Role::Admin).await;
+    let manager = app.create_user("page-manager", Role::Manager).await;
+    let lead = user_in_team(&app, "page-lead", Role::Lead, Some("Platform")).await;
+    let employee = user_in_team(&app, "page-employee", Role::Employee, Some("Platform")).await;
+    let task = create_task(&app, &admin, TaskSpec::new("Look at every page", &[&employee])).await;
+    let done = create_task(&app, &admin, TaskSpec::new("Already finished", &[&employee])).await;
+    Api::for_user(&app, &employee).await.progress(done, json!({ "progress_percentage": 100 })).await;
+
+    let mine = [
+        "/".to_string(),
+        "/tasks".into(),
+        "/time".into(),
+        "/notifications".into(),
+        "/profile".into(),
+        format!("/tasks/{task}"),
+        format!("/tasks/{task}/time"),
+        "/no/such/page".into(),
+    ];
+    let team = ["/monitor", "/monitor?view=board", "/monitor?view=table", "/tasks/new"].map(String::from);
+    let edit = [format!("/tasks/{task}/edit")];
+    let admin_pages = ["/jobs", "/admin/users", "/admin/audit", "/payroll"].map(String::from);
+    let plan: Vec<(Option<&TestUser>, Vec<String>)> = vec![
+        (None, vec!["/login".into()]),
+        (Some(&employee), [&mine[..], &["/admin/users".to_string()]].concat()),
+        (Some(&lead), [&mine[..2], &team[..], &edit[..]].concat()),
+        (Some(&manager), [&mine[..1], &team[..], &edit[..]].concat()),
+        (Some(&admin), [&mine[..], &team[..], &edit[..], &admin_pages[..]].concat()),
+    ];
+
+    let driver = ChromeDriver::start().await;
+    let mut faults = Vec::new();
+    for (user, pages) in plan {
+        let profile = tempfile::tempdir().expect("profile");
+        let client = open_browser(&driver, profile.path()).await;
+        client.set_window_size(1400, 900).await.expect("window size");
+        if let Some(user) = user {
+            sign_in(&client, &app.address, user).await;
+        }
+        let who = user.map_or("visitor", |u| u.username.as_str());
+        for page in pages {
+            client.goto(&app.url(&page)).await.unwrap_or_else(|e| panic!("open {page}: {e}"));
+            wait_for_text(&client, "main").await;
+            // Live pages: give the socket time to connect and deliver.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let refusal = page == "/no/such/page" || (who == "page-employee" && page == "/admin/users");
+            for error in console_errors(&client).await {
+                let expected = refusal && (error.contains("status of 404") || error.contains("status of 403"));
+                if !expected {
+                    faults.push(format!("{who} {page}: console: {error}"));
+                }
+            }
+            for violation in accessibility_violations(&client).await {
+                faults.push(format!("{who} {page}: a11y: {violation}"));
+            }
+        }
+        client.close().await.expect("close");
+    }
+    assert!(faults.is_empty(), "{} faults:\n{}", faults.len(), faults.join("\n"));
 }

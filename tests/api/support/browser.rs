@@ -117,6 +117,8 @@ pub async fn open_browser(driver: &ChromeDriver, profile: &Path) -> Client {
     ];
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
+    // The console, for tests that fail on any page error.
+    capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(capabilities)
         .connect(&driver.url)
@@ -174,4 +176,45 @@ pub async fn sign_in(client: &Client, base: &str, user: &TestUser) {
     wait_for_text(client, "form[action='/login'] button[type=submit]").await;
     submit_login(client, user).await;
     wait_for_text(client, "#home-title").await;
+}
+
+/// chromedriver's console log of the page (entries since the last read).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// The console errors the page logged since the last call (level SEVERE),
+/// each as its message.
+pub async fn console_errors(client: &Client) -> Vec<String> {
+    let log = client.issue_cmd(BrowserLog).await.unwrap_or_else(|e| panic!("read the browser log: {e}"));
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry["level"] == "SEVERE")
+        .map(|entry| entry["message"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The serious and critical accessibility violations axe-core finds on the
+/// page (vendored for tests in tests/vendor), each as "rule: where".
+pub async fn accessibility_violations(client: &Client) -> Vec<String> {
+    const AXE: &str = include_str!("../../vendor/axe-core/axe.min.js");
+    let run = format!(
+        "{AXE}\n;var done = arguments[arguments.length - 1]; \
+         axe.run(document, {{ resultTypes: ['violations'] }}).then(function (r) {{ \
+           done(r.violations.filter(function (v) {{ return v.impact === 'serious' || v.impact === 'critical'; }}) \
+             .map(function (v) {{ return v.id + ': ' + v.nodes.slice(0, 3).map(function (n) {{ return n.target.join(' '); }}).join(', '); }})); \
+         }}, function (e) {{ done(['axe failed: ' + e]); }});"
+    );
+    let found = client.execute_async(&run, vec![]).await.unwrap_or_else(|e| panic!("run axe-core: {e}"));
+    found.as_array().into_iter().flatten().map(|v| v.as_str().unwrap_or_default().to_string()).collect()
 }
