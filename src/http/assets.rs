@@ -62,25 +62,22 @@ pub struct Version {
 /// Serves an embedded file (a missing one is a bare 404, which the error
 /// middleware renders like any other).
 pub async fn serve(path: web::Path<String>, query: web::Query<Version>) -> HttpResponse {
-    let path = path.into_inner();
-    let Some(file) = Static::get(&path) else { return HttpResponse::NotFound().finish() };
-    let hash = hex::encode(&file.metadata.sha256_hash()[..6]);
-    let cache =
-        if query.v.as_deref() == Some(hash.as_str()) { "public, max-age=31536000, immutable" } else { "no-cache" };
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type(&path)))
-        .insert_header((header::CACHE_CONTROL, cache))
-        .insert_header((header::ETAG, format!("\"{hash}\"")))
-        .body(file.data.into_owned())
+    embedded(&path.into_inner(), query.v.as_deref())
 }
 
 /// GET /favicon.ico: the icon, for browsers that ask for it by that name.
 pub async fn favicon() -> HttpResponse {
-    match Static::get("favicon.svg") {
-        Some(file) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "image/svg+xml"))
-            .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-            .body(file.data.into_owned()),
-        None => HttpResponse::NotFound().finish(),
-    }
+    embedded("favicon.svg", None)
+}
+
+/// An embedded file; cacheable forever when asked for with its hash.
+fn embedded(path: &str, version: Option<&str>) -> HttpResponse {
+    let Some(file) = Static::get(path) else { return HttpResponse::NotFound().finish() };
+    let hash = hex::encode(&file.metadata.sha256_hash()[..6]);
+    let cache = if version == Some(hash.as_str()) { "public, max-age=31536000, immutable" } else { "no-cache" };
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type(path)))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::ETAG, format!("\"{hash}\"")))
+        .body(file.data.into_owned())
 }

@@ -69,12 +69,6 @@ impl Layout {
         crate::db::now().date()
     }
 
-    /// The navigation entries the user's role may use (from the route
-    /// table's policies), the current one marked.
-    pub fn nav_items(&self) -> Vec<NavItem> {
-        self.links.iter().map(|l| NavItem { href: l.path, label: l.label, current: l.key == self.nav }).collect()
-    }
-
     /// The sidebar: the links the user may open, by group, in table order
     /// (the account links live in the top bar's user menu instead).
     pub fn nav_groups(&self) -> Vec<NavGroup> {

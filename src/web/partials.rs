@@ -184,8 +184,18 @@ pub fn insert_first(target: &str, html: &str) -> String {
 
 /// Renders an employee card.
 pub fn my_card(card: &TaskCard, csrf: &str, role: Role, oob: Option<&str>) -> String {
-    let editable = card.task.status.parse().is_ok_and(|status| accepts_progress(status, role));
-    render(&MyCard { card, csrf, oob, editable, idem_key: crate::security::random_hex(16) })
+    render(&MyCard {
+        card,
+        csrf,
+        oob,
+        editable: offers_controls(card, role),
+        idem_key: crate::security::random_hex(16),
+    })
+}
+
+/// Whether an employee card offers its progress controls to `role`.
+pub fn offers_controls(card: &TaskCard, role: Role) -> bool {
+    card.task.status.parse().is_ok_and(|status| accepts_progress(status, role))
 }
 
 /// Renders the counters.

@@ -10,7 +10,6 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::domain::progress::accepts_progress;
 use crate::domain::redirect::local_path;
 use crate::domain::task::Occupancy;
 use crate::http::access::CurrentUser;
@@ -97,7 +96,7 @@ impl LiveView for MineLive {
         let shown = self.shown.contains(id);
         if mine && fits && shown {
             self.shown.insert(card);
-            let editable = card.task.status.parse().is_ok_and(|s| accepts_progress(s, ctx.actor.role));
+            let editable = partials::offers_controls(card, ctx.actor.role);
             if self.editable.insert(id, editable) == Some(editable) {
                 update.state_frame.clone()
             } else {

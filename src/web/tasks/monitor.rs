@@ -164,8 +164,8 @@ struct MonitorPageView {
     query: MonitorFilters,
     counters: String,
     cards: Vec<String>,
-    /// Board cards with their status (board layout).
-    board: Vec<(String, String)>,
+    /// The board's columns (board layout).
+    board: Vec<BoardColumn>,
     page: i64,
     pages: i64,
     matching: i64,
@@ -183,29 +183,37 @@ impl MonitorPageView {
         let sep = if filters.is_empty() { "" } else { "&" };
         format!("/monitor?{filters}{sep}view={layout}")
     }
-
-    /// The board's columns: each status with its cards on this page.
-    fn columns(&self) -> Vec<(&'static str, &'static str, Vec<&String>)> {
-        let mut columns: Vec<(&'static str, &'static str, Vec<&String>)> =
-            statuses().into_iter().map(|(value, label)| (value, label, Vec::new())).collect();
-        for (status, html) in &self.board {
-            if let Some(column) = columns.iter_mut().find(|c| c.0 == status.as_str()) {
-                column.2.push(html);
-            }
-        }
-        columns
-    }
 }
 
-/// The page's tasks in its layout: cards or table rows, or board cards with
-/// their status (for the columns).
-fn rendered(layout: MonitorLayout, cards: &[TaskCard]) -> (Vec<String>, Vec<(String, String)>) {
+/// A column of the board: a status, its label and its cards, rendered.
+pub struct BoardColumn {
+    /// The status.
+    pub status: &'static str,
+    /// Its label.
+    pub label: &'static str,
+    /// Its cards on this page.
+    pub cards: String,
+}
+
+/// The board's columns, one per status, for the cards of a page.
+fn board_columns(cards: &[TaskCard]) -> Vec<BoardColumn> {
+    statuses()
+        .into_iter()
+        .map(|(status, label)| BoardColumn {
+            status,
+            label,
+            cards: cards.iter().filter(|c| c.task.status == status).map(|c| partials::board_card(c, None)).collect(),
+        })
+        .collect()
+}
+
+/// The page's tasks in its layout: cards or table rows, or the board's
+/// columns.
+fn rendered(layout: MonitorLayout, cards: &[TaskCard]) -> (Vec<String>, Vec<BoardColumn>) {
     match layout {
         MonitorLayout::Cards => (cards.iter().map(|c| partials::monitor_card(c, None)).collect(), Vec::new()),
         MonitorLayout::Table => (cards.iter().map(|c| partials::task_row(c, None)).collect(), Vec::new()),
-        MonitorLayout::Board => {
-            (Vec::new(), cards.iter().map(|c| (c.task.status.clone(), partials::board_card(c, None))).collect())
-        }
+        MonitorLayout::Board => (Vec::new(), board_columns(cards)),
     }
 }
 
@@ -365,17 +373,9 @@ impl LiveView for MonitorLive {
                     let inner: String = page.cards.iter().map(|c| partials::task_row(c, None)).collect();
                     partials::row_frame(&format!(r#"<tbody id="monitor-rows" hx-swap-oob="innerHTML">{inner}</tbody>"#))
                 }
-                MonitorLayout::Board => statuses()
+                MonitorLayout::Board => board_columns(&page.cards)
                     .into_iter()
-                    .map(|(status, _)| {
-                        let inner: String = page
-                            .cards
-                            .iter()
-                            .filter(|c| c.task.status == status)
-                            .map(|c| partials::board_card(c, None))
-                            .collect();
-                        format!(r#"<div id="col-{status}" hx-swap-oob="innerHTML">{inner}</div>"#)
-                    })
+                    .map(|c| format!(r#"<div id="col-{}" hx-swap-oob="innerHTML">{}</div>"#, c.status, c.cards))
                     .collect(),
             };
             Ok(format!("{content}{}", partials::counters(&page.counters, true)))
