@@ -28,6 +28,8 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::Jobs>,
     /// Which origins state changes are accepted from.
     pub origins: OriginPolicy,
+    /// Organisation settings (the default time zone), kept in memory.
+    pub org: Arc<crate::services::settings::OrgSettings>,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
         let jobs = crate::jobs::Jobs::new(db.clone(), bus.clone(), Arc::new(crate::jobs::SystemClock), job_settings);
         AppState {
             origins: OriginPolicy::new(settings.public_origin.as_deref(), &settings.trusted_proxies, bound),
+            org: Arc::default(),
             jobs,
             db,
             login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),

@@ -9,7 +9,7 @@ use crate::http::access::{ADMIN, ADMIN_MANAGER, ANY_ROLE, Access, MONITOR_ROLES,
 use crate::http::assets;
 use crate::web::live::page::LiveRoute;
 use crate::web::live::socket as live;
-use crate::web::{admin, jobs, notifications, ops, pages, payroll, profile, tasks, time};
+use crate::web::{admin, jobs, notifications, ops, pages, payroll, profile, settings, tasks, time};
 
 /// The navigation, in order. Who sees a link is the policy of its page's
 /// GET route below: the table is the one source of truth.
@@ -24,6 +24,7 @@ pub const NAV: &[NavLink] = &[
     NavLink { path: "/admin/users", label: "Users", key: "users", group: "Admin" },
     NavLink { path: "/admin/audit", label: "Audit log", key: "audit", group: "Admin" },
     NavLink { path: "/payroll", label: "Payroll", key: "payroll", group: "Admin" },
+    NavLink { path: "/admin/settings", label: "Settings", key: "settings", group: "Admin" },
     NavLink { path: "/profile", label: "Profile", key: "profile", group: "Account" },
 ];
 
@@ -84,6 +85,9 @@ routes! {
     GET  "/payroll/{id}/export.csv"    => payroll::export,          Access::Session(ADMIN);
     POST "/admin/users/{id}/rate"      => admin::set_rate,          Access::Session(ADMIN);
     POST "/profile/email"              => profile::set_email,       Access::Session(ANY_ROLE);
+    POST "/profile/time-zone"          => settings::save_mine,      Access::Session(ANY_ROLE);
+    GET  "/admin/settings"             => settings::page,           Access::Session(ADMIN);
+    POST "/admin/settings"             => settings::save,           Access::Session(ADMIN);
     GET  "/time"                       => time::week,               Access::Session(ANY_ROLE);
     GET  "/time/export.csv"            => time::export,             Access::Session(ANY_ROLE);
     GET  "/time/{id}/edit"             => time::edit_form,          Access::Session(ANY_ROLE);
@@ -149,7 +153,8 @@ mod tests {
         assert_eq!(labels(Role::Manager), [&mine[..], &["Monitor", "Assign", "Profile"]].concat());
         assert_eq!(
             labels(Role::Admin),
-            [&mine[..], &["Monitor", "Assign", "Jobs", "Users", "Audit log", "Payroll", "Profile"]].concat()
+            [&mine[..], &["Monitor", "Assign", "Jobs", "Users", "Audit log", "Payroll", "Settings", "Profile"]]
+                .concat()
         );
     }
 }

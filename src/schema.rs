@@ -25,6 +25,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         email_preference -> Text,
+        time_zone -> Nullable<Text>,
     }
 }
 
@@ -228,6 +229,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    org_settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     schedules (name) {
         name -> Text,
         job_kind -> Text,
@@ -356,6 +365,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     presence_events,
     jobs,
+    org_settings,
     schedules,
     schedule_slots,
     hourly_rates,

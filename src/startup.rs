@@ -116,6 +116,16 @@ impl Application {
         let handle = self.server.handle();
         let hub = self.hub.clone();
         crate::web::live::renderer::start(self.state.clone().into_inner(), self.feed.clone().into_inner());
+        let settings_state = self.state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::services::settings::REFRESH);
+            loop {
+                tick.tick().await;
+                if let Err(err) = settings_state.org.refresh(&settings_state.db).await {
+                    tracing::warn!(error = %err, "could not re-read the organisation settings");
+                }
+            }
+        });
         let jobs = self.state.jobs.clone();
         let job_tasks = if self.state.settings.job_workers > 0 { jobs.start() } else { Vec::new() };
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);

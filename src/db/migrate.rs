@@ -13,8 +13,15 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const MIGRATION_LOCK_KEY: i64 = 0x7461_736b_7075_6c73; // "taskpuls"
 
 /// The migration versions, in order (both folders hold the same ones).
-pub const MIGRATION_VERSIONS: &[&str] =
-    &["20261123000001", "20261123000002", "20261130000003", "20261130000004", "20261202000005", "20261202000006"];
+pub const MIGRATION_VERSIONS: &[&str] = &[
+    "20261123000001",
+    "20261123000002",
+    "20261130000003",
+    "20261130000004",
+    "20261202000005",
+    "20261202000006",
+    "20261203000007",
+];
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -50,3 +50,4 @@ pub mod role;
 pub mod task;
 pub mod task_form;
 pub mod text;
+pub mod when;

@@ -1,13 +1,14 @@
 //! The assign / edit form's rules: every field checked at once, with the
 //! message each error shows.
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::{NaiveDateTime, TimeZone, Timelike};
+use chrono_tz::Tz;
 
 use super::FieldErrors;
 use super::task::Priority;
 
 /// The assign form as typed (strings are checked here, all at once).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TaskInput {
     /// Title.
     pub title: String,
@@ -17,8 +18,10 @@ pub struct TaskInput {
     pub project_id: Option<i64>,
     /// Assignee user ids.
     pub assignee_ids: Vec<i64>,
-    /// Due time `YYYY-MM-DDTHH:MM` (UTC) or empty.
+    /// Due time `YYYY-MM-DDTHH:MM` in `zone`, or empty.
     pub due: String,
+    /// The zone the due time is typed in (the person's own).
+    pub zone: Tz,
     /// LOW | MEDIUM | HIGH | URGENT.
     pub priority: String,
     /// Hours, e.g. "4" or "2.5".
@@ -27,6 +30,23 @@ pub struct TaskInput {
     pub difficulty: String,
     /// Required skills as (skill id, minimum level 1–5).
     pub skills: Vec<(i64, i64)>,
+}
+
+impl Default for TaskInput {
+    fn default() -> Self {
+        TaskInput {
+            title: String::new(),
+            description: String::new(),
+            project_id: None,
+            assignee_ids: Vec::new(),
+            due: String::new(),
+            zone: chrono_tz::UTC,
+            priority: String::new(),
+            estimated_hours: String::new(),
+            difficulty: String::new(),
+            skills: Vec::new(),
+        }
+    }
 }
 
 /// A checked task.
@@ -47,22 +67,28 @@ pub struct Checked {
 }
 
 /// Parses `YYYY-MM-DDTHH:MM` (as sent by `<input type=datetime-local>`),
-/// with or without seconds, or a bare date (end of that day).
-pub fn parse_due(raw: &str) -> Result<Option<NaiveDateTime>, String> {
+/// with or without seconds, or a bare date (end of that day), as a local
+/// time in `zone`; returns it in UTC. A time the clocks skip (spring
+/// forward) is refused; a repeated one (fall back) is its first occurrence.
+pub fn parse_due(raw: &str, zone: Tz) -> Result<Option<NaiveDateTime>, String> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
     }
-    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(raw, format) {
-            return Ok(Some(t));
-        }
-    }
-    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(23, 59, 0))
-        .map(Some)
-        .ok_or_else(|| "Enter the due date as YYYY-MM-DD HH:MM.".to_string())
+    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
+        .or_else(|| chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(23, 59, 0)))
+        .ok_or_else(|| "Enter the due date as YYYY-MM-DD HH:MM.".to_string())?;
+    zone.from_local_datetime(&local)
+        .earliest()
+        .map(|t| Some(t.naive_utc()))
+        .ok_or_else(|| format!("That time does not exist in {} (the clocks change then).", zone.name()))
+}
+
+/// A stored (UTC) due time as the form shows it in `zone`.
+pub fn due_input(due: NaiveDateTime, zone: Tz) -> String {
+    zone.from_utc_datetime(&due).format("%Y-%m-%dT%H:%M").to_string()
 }
 
 /// The due time an edit leaves: the form shows minutes, so a value equal to
@@ -96,7 +122,7 @@ pub fn check(input: &TaskInput, at: NaiveDateTime, creating: bool) -> Result<Che
         .parse::<Priority>()
         .map_err(|_| errors.insert("priority", "Choose a priority.".into()))
         .ok();
-    let due_at = match parse_due(&input.due) {
+    let due_at = match parse_due(&input.due, input.zone) {
         Ok(Some(due)) if creating && due < at => {
             errors.insert("due", "The due date is in the past.".into());
             None
@@ -151,5 +177,26 @@ mod kept_due_tests {
         assert_eq!(kept_due(Some(moved), Some(stored)), Some(moved));
         assert_eq!(kept_due(None, Some(stored)), None, "cleared");
         assert_eq!(kept_due(Some(moved), None), Some(moved), "set");
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn due_times_are_typed_in_the_persons_zone_and_stored_in_utc() {
+        let berlin = chrono_tz::Europe::Berlin;
+        assert_eq!(parse_due("2026-12-04T09:00", berlin), Ok(Some(at("2026-12-04 08:00"))));
+        assert_eq!(parse_due("2026-07-04T09:00", berlin), Ok(Some(at("2026-07-04 07:00"))), "summer time");
+        assert_eq!(parse_due("2026-12-04", chrono_tz::UTC), Ok(Some(at("2026-12-04 23:59"))));
+        assert_eq!(due_input(at("2026-12-04 08:00"), berlin), "2026-12-04T09:00");
+        assert!(parse_due("2026-03-29T02:30", berlin).unwrap_err().contains("does not exist"));
+        assert_eq!(parse_due("2026-10-25T02:30", berlin), Ok(Some(at("2026-10-25 00:30"))), "first of the two");
+        assert_eq!(parse_due("tomorrow", berlin), Err("Enter the due date as YYYY-MM-DD HH:MM.".into()));
     }
 }

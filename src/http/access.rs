@@ -56,6 +56,8 @@ pub struct CurrentUser {
     pub session: Option<auth::SessionUser>,
     /// The navigation links this user's role may open (pages only).
     pub nav: Vec<NavLink>,
+    /// The zone they read times in (their own, else the organisation's).
+    pub zone: chrono_tz::Tz,
 }
 
 /// A link of the navigation: a page of the route table, shown to whoever
@@ -240,7 +242,8 @@ async fn check(req: &mut ServiceRequest, spec: RouteSpec) -> Result<(), AppError
                 deny(req, &state, Some(actor.id), "role not allowed").await;
                 return Err(AppError::Forbidden);
             }
-            req.extensions_mut().insert(CurrentUser { actor, session: None, nav: Vec::new() });
+            let zone = zone_of(req, &actor);
+            req.extensions_mut().insert(CurrentUser { actor, session: None, nav: Vec::new(), zone });
             Ok(())
         }
     }
@@ -254,7 +257,13 @@ fn remember(req: &mut ServiceRequest, session: auth::SessionUser) {
         (Some(table), Some(nav)) => table.visible(*nav, actor.role),
         _ => Vec::new(),
     };
-    req.extensions_mut().insert(CurrentUser { actor, session: Some(session), nav });
+    let zone = zone_of(req, &actor);
+    req.extensions_mut().insert(CurrentUser { actor, session: Some(session), nav, zone });
+}
+
+/// The zone `actor` reads times in.
+fn zone_of(req: &ServiceRequest, actor: &Actor) -> chrono_tz::Tz {
+    req.app_data::<web::Data<AppState>>().map_or(chrono_tz::UTC, |state| state.org.zone_of(actor))
 }
 
 /// Looks up the session of a request no route answers (so its 404 page can

@@ -4,6 +4,7 @@
 use crate::http::access::{CurrentUser, NavLink};
 use crate::http::assets::{AssetUrls, asset_urls};
 use crate::http::flash::Flash;
+use crate::http::times::Times;
 use crate::services::Actor;
 
 /// A group of the sidebar with its links.
@@ -43,6 +44,8 @@ pub struct Layout {
     pub links: Vec<NavLink>,
     /// Cache-busted asset URLs.
     pub assets: &'static AssetUrls,
+    /// Times as the viewer reads them.
+    pub times: Times,
 }
 
 impl Layout {
@@ -56,12 +59,22 @@ impl Layout {
             nav,
             links: user.nav.clone(),
             assets: asset_urls(),
+            times: Times::in_zone(user.zone),
         }
     }
 
     /// Layout for a page seen before signing in.
     pub fn anonymous(title: impl Into<String>, csrf: String, flash: Option<Flash>) -> Layout {
-        Layout { title: title.into(), actor: None, csrf, flash, nav: "", links: Vec::new(), assets: asset_urls() }
+        Layout {
+            title: title.into(),
+            actor: None,
+            csrf,
+            flash,
+            nav: "",
+            links: Vec::new(),
+            assets: asset_urls(),
+            times: Times::default(),
+        }
     }
 
     /// Today (UTC), for date fields.

@@ -10,3 +10,4 @@ pub mod flash;
 pub mod headers;
 pub mod layout;
 pub mod render;
+pub mod times;

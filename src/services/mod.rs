@@ -13,6 +13,7 @@ pub mod mail;
 pub mod notifications;
 pub mod payroll;
 pub mod progress;
+pub mod settings;
 pub mod task_views;
 pub mod time_entries;
 
@@ -90,6 +91,8 @@ pub struct Actor {
     pub role: Role,
     /// Team.
     pub team_id: Option<i64>,
+    /// Their own time zone (`None`: the organisation's).
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 impl Actor {
@@ -102,6 +105,7 @@ impl Actor {
             full_name: user.full_name.clone(),
             role,
             team_id: user.team_id,
+            time_zone: user.time_zone.as_deref().and_then(crate::domain::when::parse_zone),
         })
     }
 

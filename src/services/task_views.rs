@@ -55,6 +55,13 @@ pub struct TaskCard {
     pub assignee_teams: Vec<(i64, Option<i64>)>,
 }
 
+impl TaskCard {
+    /// Whether the task is still open (neither done nor cancelled).
+    pub fn is_open(&self) -> bool {
+        self.task.status != "DONE" && self.task.status != "CANCELLED"
+    }
+}
+
 fn assignee_views(hub: &Hub, assignees: &[Assignee]) -> Vec<AssigneeView> {
     assignees
         .iter()

@@ -13,6 +13,7 @@ pub mod payroll;
 pub mod presence;
 pub mod schedules;
 pub mod sessions;
+pub mod settings;
 pub mod task_views;
 pub mod tasks;
 pub mod throttle;

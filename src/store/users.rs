@@ -36,6 +36,8 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     /// Notifications by email: immediate | digest | off.
     pub email_preference: String,
+    /// Their own time zone (IANA name; `None`: the organisation's).
+    pub time_zone: Option<String>,
 }
 
 /// Fields of a new user.

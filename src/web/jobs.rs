@@ -14,6 +14,7 @@ use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
 use crate::http::layout::Layout;
+use crate::http::times::Times;
 use crate::services::ServiceError;
 use crate::services::jobs_admin::{self, JobsOverview};
 use crate::store::jobs::Job;
@@ -62,13 +63,14 @@ pub fn duration(job: &Job) -> String {
 struct JobsLiveFragment<'a> {
     overview: &'a JobsOverview,
     csrf: &'a str,
+    times: &'a Times,
     oob: bool,
 }
 
 /// The live part of the Jobs page (`oob`: as an out-of-band swap for the
 /// page's socket), with the viewer's CSRF token in its forms.
-pub fn live_fragment(overview: &JobsOverview, csrf: &str, oob: bool) -> String {
-    JobsLiveFragment { overview, csrf, oob }.render().unwrap_or_else(|err| {
+pub fn live_fragment(overview: &JobsOverview, csrf: &str, times: &Times, oob: bool) -> String {
+    JobsLiveFragment { overview, csrf, times, oob }.render().unwrap_or_else(|err| {
         tracing::error!(error = %err, "the jobs fragment failed to render");
         String::new()
     })
@@ -96,7 +98,7 @@ pub async fn page(
     let schedules = state.jobs.schedules().await?;
     let last_runs = state.jobs.last_runs().await?;
     let layout = Layout::for_user(&user, "Jobs", "jobs", flash.0);
-    let live = live_fragment(&overview, &layout.csrf, false);
+    let live = live_fragment(&overview, &layout.csrf, &layout.times, false);
     let page = JobsPage { layout, live, schedules, last_runs, mail: state.settings.mail.describe() };
     crate::http::render::html_page(&page)
 }
@@ -184,7 +186,7 @@ pub fn live_view(request: &LiveRequest<'_>) -> Box<dyn LiveView> {
 
 impl LiveView for JobsLive {
     fn jobs_frame(&mut self, ctx: &PageCtx, overview: &JobsOverview) -> ByteString {
-        live_fragment(overview, &ctx.csrf, true).into()
+        live_fragment(overview, &ctx.csrf, &ctx.times(), true).into()
     }
 
     fn resync_on_connect(&self) -> bool {
@@ -195,7 +197,7 @@ impl LiveView for JobsLive {
     fn resync<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<String, ServiceError>> {
         Box::pin(async move {
             let overview = jobs_admin::overview(&state.db).await?;
-            Ok(live_fragment(&overview, &ctx.csrf, true))
+            Ok(live_fragment(&overview, &ctx.csrf, &ctx.times(), true))
         })
     }
 }

@@ -10,5 +10,6 @@ pub mod pages;
 pub mod partials;
 pub mod payroll;
 pub mod profile;
+pub mod settings;
 pub mod tasks;
 pub mod time;

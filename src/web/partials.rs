@@ -6,6 +6,7 @@ use askama::Template;
 use crate::domain::progress::accepts_progress;
 use crate::domain::role::Role;
 use crate::domain::task::Occupancy;
+use crate::http::times::Times;
 use crate::services::task_views::{Counters, TaskCard};
 
 /// A task on the monitor grid (`#mon-<id>`).
@@ -14,6 +15,8 @@ use crate::services::task_views::{Counters, TaskCard};
 pub struct MonitorCard<'a> {
     /// The task.
     pub card: &'a TaskCard,
+    /// Times as the viewer reads them.
+    pub times: &'a Times,
     /// Out-of-band swap mode for live updates (`None` on page load).
     pub oob: Option<&'a str>,
 }
@@ -24,6 +27,8 @@ pub struct MonitorCard<'a> {
 pub struct MyCard<'a> {
     /// The task.
     pub card: &'a TaskCard,
+    /// Times as the viewer reads them.
+    pub times: &'a Times,
     /// The viewer's CSRF token for the form.
     pub csrf: &'a str,
     /// A fresh idempotency key: a form sent twice (double click, resubmit
@@ -45,6 +50,8 @@ pub const STATE_UPDATES: usize = 3;
 pub struct TaskStateView<'a> {
     /// The task.
     pub card: &'a TaskCard,
+    /// Times as the viewer reads them.
+    pub times: &'a Times,
     /// Swap out of band (live update).
     pub oob: bool,
 }
@@ -106,8 +113,8 @@ pub fn occupancy_badge(user_id: &i64, occupancy: &Occupancy) -> String {
 }
 
 /// Renders a task's live state.
-pub fn task_state(card: &TaskCard, oob: bool) -> String {
-    render(&TaskStateView { card, oob })
+pub fn task_state(card: &TaskCard, times: &Times, oob: bool) -> String {
+    render(&TaskStateView { card, times, oob })
 }
 
 /// A task as a compact card of the monitor's board (`#mon-<id>`).
@@ -116,6 +123,8 @@ pub fn task_state(card: &TaskCard, oob: bool) -> String {
 pub struct BoardCard<'a> {
     /// The task.
     pub card: &'a TaskCard,
+    /// Times as the viewer reads them.
+    pub times: &'a Times,
     /// Out-of-band swap mode for live updates (`None` on page load).
     pub oob: Option<&'a str>,
 }
@@ -126,18 +135,20 @@ pub struct BoardCard<'a> {
 pub struct TaskRow<'a> {
     /// The task.
     pub card: &'a TaskCard,
+    /// Times as the viewer reads them.
+    pub times: &'a Times,
     /// Out-of-band swap mode for live updates (`None` on page load).
     pub oob: Option<&'a str>,
 }
 
 /// Renders a board card.
-pub fn board_card(card: &TaskCard, oob: Option<&str>) -> String {
-    render(&BoardCard { card, oob })
+pub fn board_card(card: &TaskCard, times: &Times, oob: Option<&str>) -> String {
+    render(&BoardCard { card, times, oob })
 }
 
 /// Renders a table row.
-pub fn task_row(card: &TaskCard, oob: Option<&str>) -> String {
-    render(&TaskRow { card, oob })
+pub fn task_row(card: &TaskCard, times: &Times, oob: Option<&str>) -> String {
+    render(&TaskRow { card, times, oob })
 }
 
 /// A table row as a live frame of its own (rows cannot stand alone in HTML,
@@ -157,8 +168,8 @@ pub fn priority_rank(priority: &str) -> u8 {
 }
 
 /// Renders a monitor card.
-pub fn monitor_card(card: &TaskCard, oob: Option<&str>) -> String {
-    render(&MonitorCard { card, oob })
+pub fn monitor_card(card: &TaskCard, times: &Times, oob: Option<&str>) -> String {
+    render(&MonitorCard { card, times, oob })
 }
 
 /// A status as people read it ("In progress"), from its stored name.
@@ -183,9 +194,10 @@ pub fn insert_first(target: &str, html: &str) -> String {
 }
 
 /// Renders an employee card.
-pub fn my_card(card: &TaskCard, csrf: &str, role: Role, oob: Option<&str>) -> String {
+pub fn my_card(card: &TaskCard, times: &Times, csrf: &str, role: Role, oob: Option<&str>) -> String {
     render(&MyCard {
         card,
+        times,
         csrf,
         oob,
         editable: offers_controls(card, role),

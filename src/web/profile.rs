@@ -24,9 +24,15 @@ struct ProfilePage {
     new_token: Option<String>,
     token_name: String,
     errors: FieldErrors,
+    /// The organisation's zone (the default choice).
+    org_zone: &'static str,
 }
 
 impl ProfilePage {
+    fn zones(&self) -> impl Iterator<Item = &'static str> {
+        crate::domain::when::zone_names()
+    }
+
     fn error(&self, field: &str) -> Option<&String> {
         self.errors.get(field)
     }
@@ -52,6 +58,7 @@ async fn render(
         new_token,
         token_name,
         errors,
+        org_zone: state.org.zone().name(),
     };
     crate::http::render::html_status(status, &page)
 }

@@ -352,6 +352,7 @@ async fn a_new_task_appears_live_on_my_tasks_and_the_monitor() {
         project_id: None,
         assignee_ids: vec![other.id],
         due: String::new(),
+        zone: chrono_tz::UTC,
         priority: "MEDIUM".into(),
         estimated_hours: "4".into(),
         difficulty: "5".into(),

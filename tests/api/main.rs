@@ -28,3 +28,4 @@ mod shutdown;
 mod structure;
 mod task_pages;
 mod tasks_api;
+mod time_zones;

@@ -50,6 +50,7 @@ both_backends! {
             project_id: None,
             assignee_ids: vec![ann.id, carl.id],
             due: String::new(),
+            zone: chrono_tz::UTC,
             priority: "MEDIUM".into(),
             estimated_hours: "4".into(),
             difficulty: "5".into(),

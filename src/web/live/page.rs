@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 use super::renderer::{Feed, TaskUpdate};
 use crate::app::AppState;
 use crate::domain::access::Viewer;
+use crate::http::times::Times;
 use crate::services::jobs_admin::JobsOverview;
 use crate::services::task_views::TaskCard;
 use crate::services::{Actor, ServiceError};
@@ -23,12 +24,19 @@ pub struct PageCtx {
     pub actor: Actor,
     /// Their CSRF token, for forms in pushed fragments.
     pub csrf: String,
+    /// The zone they read times in.
+    pub zone: chrono_tz::Tz,
 }
 
 impl PageCtx {
     /// The viewer as the access rules see them.
     pub fn viewer(&self) -> Viewer {
         Viewer { id: self.actor.id, role: self.actor.role, team_id: self.actor.team_id }
+    }
+
+    /// Times as the viewer reads them, as of now.
+    pub fn times(&self) -> Times {
+        Times::in_zone(self.zone)
     }
 }
 

@@ -9,12 +9,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Mutex as AsyncMutex, broadcast};
 
 use crate::api::json::task_json;
 use crate::app::AppState;
 use crate::db::Db;
+use crate::http::times::Times;
 use crate::live::LiveEvent;
 use crate::services::jobs_admin::{self, JobsOverview};
 use crate::services::task_views::{self, TaskCard};
@@ -26,39 +29,79 @@ use crate::web::partials;
 /// elsewhere (another instance, expiry) closes the socket within seconds.
 pub const RECHECK: Duration = Duration::from_secs(3);
 
-/// A task change, rendered once for every kind of page.
+/// A task change: the card, its API form, and its fragments rendered
+/// once per time zone among the viewers (the first socket of a zone renders
+/// them, every other socket of that zone shares the bytes).
 #[derive(Debug)]
 pub struct TaskUpdate {
     /// The task as cards show it.
     pub card: TaskCard,
-    /// Monitor card, swapped in place.
-    pub monitor_html: String,
-    /// The same as a ready frame (shared by every socket, never copied).
-    pub card_frame: ByteString,
-    /// The card followed by the all-task counters when this update carries
-    /// them (else the card alone).
-    pub card_counters_frame: ByteString,
-    /// The live state block as a ready frame.
-    pub state_frame: ByteString,
-    /// Monitor card, inserted at the top of the grid.
-    pub monitor_new_html: String,
-    /// The board's compact card, plain (to insert into a column) and as an
-    /// in-place swap.
-    pub board_html: String,
-    /// The same, swapped in place.
-    pub board_frame: ByteString,
-    /// The table's row, plain (to insert) and as an in-place swap frame.
-    pub row_html: String,
-    /// The same, swapped in place.
-    pub row_frame: ByteString,
-    /// The live state block of My tasks and the detail page.
-    pub state_html: String,
     /// The same change for API clients.
     pub json: String,
     /// Refreshed counters over all tasks, on the last update of a batch
     /// (unfiltered admin and manager monitors append them to the card, so
     /// one frame carries both).
     pub all_counters: Option<String>,
+    /// "Now" for relative times in every zone's fragments.
+    at: NaiveDateTime,
+    by_zone: std::sync::Mutex<Vec<(Tz, Arc<Fragments>)>>,
+}
+
+/// A task change's fragments for every kind of page, in one time zone.
+#[derive(Debug)]
+pub struct Fragments {
+    /// Monitor card, swapped in place, as a ready frame (shared by every
+    /// socket, never copied).
+    pub card_frame: ByteString,
+    /// The card followed by the all-task counters when this update carries
+    /// them (else the card alone).
+    pub card_counters_frame: ByteString,
+    /// Monitor card, inserted at the top of the grid.
+    pub monitor_new_html: String,
+    /// The board's compact card, plain (to insert into a column).
+    pub board_html: String,
+    /// The same, swapped in place.
+    pub board_frame: ByteString,
+    /// The table's row, plain (to insert).
+    pub row_html: String,
+    /// The same, swapped in place.
+    pub row_frame: ByteString,
+    /// The live state block of My tasks and the detail page, as a frame.
+    pub state_frame: ByteString,
+}
+
+impl TaskUpdate {
+    /// A change of `card` as of `at` (fragments are rendered on demand).
+    pub fn new(card: TaskCard, json: String, at: NaiveDateTime) -> TaskUpdate {
+        TaskUpdate { card, json, all_counters: None, at, by_zone: std::sync::Mutex::default() }
+    }
+
+    /// The fragments in `zone`, rendered on the first call for that zone.
+    pub fn fragments(&self, zone: Tz) -> Arc<Fragments> {
+        let mut rendered = self.by_zone.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, fragments)) = rendered.iter().find(|(z, _)| *z == zone) {
+            return fragments.clone();
+        }
+        let fragments = Arc::new(self.render(&Times { zone, now: self.at }));
+        rendered.push((zone, fragments.clone()));
+        fragments
+    }
+
+    fn render(&self, times: &Times) -> Fragments {
+        let card = &self.card;
+        let monitor_html = partials::monitor_card(card, times, Some("true"));
+        let counters = self.all_counters.as_deref().unwrap_or("");
+        Fragments {
+            card_counters_frame: ByteString::from(format!("{monitor_html}{counters}")),
+            card_frame: ByteString::from(monitor_html),
+            monitor_new_html: partials::insert_first("#monitor-grid", &partials::monitor_card(card, times, None)),
+            board_html: partials::board_card(card, times, None),
+            board_frame: ByteString::from(partials::board_card(card, times, Some("true"))),
+            row_html: partials::task_row(card, times, None),
+            row_frame: ByteString::from(partials::row_frame(&partials::task_row(card, times, Some("true")))),
+            state_frame: ByteString::from(partials::task_state(card, times, true)),
+        }
+    }
 }
 
 /// A presence change, rendered once.
@@ -294,11 +337,7 @@ async fn render_batch(state: &AppState, batch: Batch) -> Vec<Update> {
     }
     if let Some(last) = tasks.last_mut() {
         match task_views::all_counters(&state.db).await {
-            Ok(counters) => {
-                let html = partials::counters(&counters, true);
-                last.card_counters_frame = ByteString::from(format!("{}{html}", last.monitor_html));
-                last.all_counters = Some(html);
-            }
+            Ok(counters) => last.all_counters = Some(partials::counters(&counters, true)),
             Err(err) => tracing::warn!(error = %err, "could not count tasks for the live feed"),
         }
     }
@@ -329,23 +368,7 @@ async fn render_task(state: &AppState, task_id: i64) -> Option<Result<TaskUpdate
         }
     };
     let json = serde_json::json!({ "type": "task", "task": task_json(card.clone(), true) });
-    let monitor_html = partials::monitor_card(&card, Some("true"));
-    let state_html = partials::task_state(&card, true);
-    Some(Ok(TaskUpdate {
-        card_frame: ByteString::from(monitor_html.clone()),
-        card_counters_frame: ByteString::from(monitor_html.clone()),
-        state_frame: ByteString::from(state_html.clone()),
-        monitor_html,
-        monitor_new_html: partials::insert_first("#monitor-grid", &partials::monitor_card(&card, None)),
-        board_html: partials::board_card(&card, None),
-        board_frame: ByteString::from(partials::board_card(&card, Some("true"))),
-        row_html: partials::task_row(&card, None),
-        row_frame: ByteString::from(partials::row_frame(&partials::task_row(&card, Some("true")))),
-        state_html,
-        json: json.to_string(),
-        all_counters: None,
-        card,
-    }))
+    Some(Ok(TaskUpdate::new(card, json.to_string(), crate::db::now())))
 }
 
 async fn render_presence(state: &AppState, user_id: i64) -> Option<Update> {

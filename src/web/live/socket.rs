@@ -53,7 +53,7 @@ pub async fn socket(
     let session_id = user.session.as_ref().map(|s| s.session_id.clone()).ok_or(AppError::Unauthenticated)?;
     let (response, ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let query: SocketQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let ctx = PageCtx { csrf: user.csrf().to_string(), actor: user.actor };
+    let ctx = PageCtx { csrf: user.csrf().to_string(), zone: user.zone, actor: user.actor };
     let request = LiveRequest { query: req.query_string(), ctx: &ctx, feed: &feed };
     let live = req.app_data::<LiveRoutes>().map_or(&[][..], |live| live.0);
     let admits = |page| req.app_data::<RouteTable>().is_some_and(|table| table.admits(page, ctx.actor.role));
@@ -202,7 +202,7 @@ pub async fn api_feed(
     let (response, ws, stream) = actix_ws::handle(&req, body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let state = state.into_inner();
     let updates = feed.subscribe();
-    let ctx = PageCtx { csrf: String::new(), actor: user.actor };
+    let ctx = PageCtx { csrf: String::new(), zone: user.zone, actor: user.actor };
     actix_web::rt::spawn(serve_feed(state, ws, stream, ctx, updates, token));
     Ok(response)
 }

@@ -14,6 +14,7 @@ use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
 use crate::http::layout::Layout;
+use crate::http::times::Times;
 use crate::services::ServiceError;
 use crate::services::progress::{self};
 use crate::services::task_views::{self, TaskCard};
@@ -59,7 +60,7 @@ pub async fn detail(
     let page = DetailPage {
         time,
         layout: Layout::for_user(&user, card.task.title.clone(), "", flash.0),
-        state: partials::task_state(&card, false),
+        state: partials::task_state(&card, &Times::in_zone(user.zone), false),
         skills: skills.into_iter().map(|(_, name, level)| (name, level)).collect(),
         can_edit: role != Role::Employee,
         status_actions,
@@ -136,7 +137,7 @@ impl LiveView for DetailLive {
             return ByteString::new();
         }
         self.remember(&update.card);
-        update.state_frame.clone()
+        update.fragments(ctx.zone).state_frame.clone()
     }
 
     fn shows_person(&self, _ctx: &PageCtx, user_id: i64) -> bool {
@@ -149,7 +150,7 @@ impl LiveView for DetailLive {
             let recent = Some(partials::STATE_UPDATES as i64);
             let card = task_views::card(&state.db, &state.hub, &ctx.actor, task_id, recent).await?;
             self.remember(&card);
-            Ok(partials::task_state(&card, true))
+            Ok(partials::task_state(&card, &ctx.times(), true))
         })
     }
 

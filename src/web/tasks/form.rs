@@ -59,7 +59,10 @@ impl FormPage {
 
 /// Reads the urlencoded form (repeated `assignees`, `skill_<id>` fields).
 /// Malformed numbers become field errors.
-fn read_form(pairs: Vec<(String, String)>) -> (FormValues, TaskInput, FieldErrors, Option<String>) {
+fn read_form(
+    pairs: Vec<(String, String)>,
+    zone: chrono_tz::Tz,
+) -> (FormValues, TaskInput, FieldErrors, Option<String>) {
     let mut values = FormValues::default();
     let mut errors = FieldErrors::new();
     let mut version = None;
@@ -103,6 +106,7 @@ fn read_form(pairs: Vec<(String, String)>) -> (FormValues, TaskInput, FieldError
         project_id: values.project_id,
         assignee_ids: values.assignee_ids.clone(),
         due: values.due.clone(),
+        zone,
         priority: values.priority.clone(),
         estimated_hours: values.estimated_hours.clone(),
         difficulty: values.difficulty.clone(),
@@ -157,7 +161,7 @@ pub async fn create(
     user: CurrentUser,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let (values, input, mut errors, _) = read_form(form.into_inner());
+    let (values, input, mut errors, _) = read_form(form.into_inner(), user.zone);
     let result = if errors.is_empty() {
         assign::create(&state.db, &state.bus, &user.actor, input).await
     } else {
@@ -188,7 +192,7 @@ pub async fn edit_form(
         description: task.description.clone(),
         project_id: task.project_id,
         assignee_ids: card.assignees.iter().map(|a| a.user_id).collect(),
-        due: task.due_at.map(|d| d.format("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default(),
+        due: task.due_at.map(|d| crate::domain::task_form::due_input(d, user.zone)).unwrap_or_default(),
         priority: task.priority.clone(),
         estimated_hours: task.estimated_hours.to_string(),
         difficulty: task.difficulty.to_string(),
@@ -205,7 +209,7 @@ pub async fn update(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let task_id = path.into_inner();
-    let (values, input, mut errors, version) = read_form(form.into_inner());
+    let (values, input, mut errors, version) = read_form(form.into_inner(), user.zone);
     let version = parse_version(version.as_deref())?;
     let result = if errors.is_empty() {
         assign::update(&state.db, &state.bus, &user.actor, task_id, version, input).await

@@ -16,6 +16,7 @@ use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
 use crate::http::layout::Layout;
+use crate::http::times::Times;
 use crate::services::ServiceError;
 use crate::services::progress::{self, Kind, UpdateRequest};
 use crate::services::task_views::{self};
@@ -55,13 +56,14 @@ pub async fn mine(
     let since = state.bus.sequence();
     let cards = task_views::my_tasks(&state.db, &state.hub, &user.actor, status.clone()).await?;
     let csrf = user.csrf().to_string();
+    let times = Times::in_zone(user.zone);
     let filters = status.as_ref().map(|s| format!("status={s}")).unwrap_or_default();
     let page = MinePage {
         layout: Layout::for_user(&user, "My tasks", "mine", flash.0),
         me: user.actor.id,
         my_occupancy: state.hub.occupancy(user.actor.id),
         statuses: statuses(),
-        cards: cards.iter().map(|c| partials::my_card(c, &csrf, user.actor.role, None)).collect(),
+        cards: cards.iter().map(|c| partials::my_card(c, &times, &csrf, user.actor.role, None)).collect(),
         ws_url: ws_url("mine", &filters, since),
         status,
     };
@@ -98,14 +100,15 @@ impl LiveView for MineLive {
             self.shown.insert(card);
             let editable = partials::offers_controls(card, ctx.actor.role);
             if self.editable.insert(id, editable) == Some(editable) {
-                update.state_frame.clone()
+                update.fragments(ctx.zone).state_frame.clone()
             } else {
                 // Done, cancelled or reopened: the controls change too.
-                partials::my_card(card, &ctx.csrf, ctx.actor.role, Some("true")).into()
+                partials::my_card(card, &ctx.times(), &ctx.csrf, ctx.actor.role, Some("true")).into()
             }
         } else if mine && fits {
             self.shown.insert(card);
-            partials::insert_first("#my-tasks", &partials::my_card(card, &ctx.csrf, ctx.actor.role, None)).into()
+            partials::insert_first("#my-tasks", &partials::my_card(card, &ctx.times(), &ctx.csrf, ctx.actor.role, None))
+                .into()
         } else if shown {
             self.shown.remove(id);
             delete_frame(&format!("mine-{id}"))
@@ -124,7 +127,9 @@ impl LiveView for MineLive {
             let cards = task_views::my_tasks(&state.db, &state.hub, &ctx.actor, self.status.clone()).await?;
             self.shown = Shown::of(&cards);
             self.editable.clear();
-            let inner: String = cards.iter().map(|c| partials::my_card(c, &ctx.csrf, ctx.actor.role, None)).collect();
+            let times = ctx.times();
+            let inner: String =
+                cards.iter().map(|c| partials::my_card(c, &times, &ctx.csrf, ctx.actor.role, None)).collect();
             Ok(format!(r#"<div id="my-tasks" hx-swap-oob="innerHTML">{inner}</div>"#))
         })
     }
@@ -194,7 +199,7 @@ pub async fn update_progress(
             "task_status": outcome.answer.task_status,
             "version": outcome.answer.version,
             "replayed": outcome.replayed,
-            "state_html": partials::task_state(&card, false),
+            "state_html": partials::task_state(&card, &Times::in_zone(user.zone), false),
         })));
     }
     let (level, message) = match result {

@@ -7,4 +7,5 @@ pub mod detail;
 pub mod form;
 pub mod mine;
 pub mod monitor;
+pub mod monitor_filters;
 pub mod shared;

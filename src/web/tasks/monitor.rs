@@ -6,7 +6,6 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use bytestring::ByteString;
 use futures_util::future::BoxFuture;
-use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::domain::access::may_access;
@@ -15,6 +14,7 @@ use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::PendingFlash;
 use crate::http::layout::Layout;
+use crate::http::times::Times;
 use crate::services::ServiceError;
 use crate::services::assign::{self, FormChoices};
 use crate::services::task_views::{self, TaskCard};
@@ -23,135 +23,8 @@ use crate::web::live::page::{LiveRequest, LiveView, PageCtx, Shown, delete_frame
 use crate::web::live::renderer::TaskUpdate;
 use crate::web::partials;
 
-use super::shared::{known_status, priorities, statuses, ws_url};
-
-/// Cards per monitor page (cards and board).
-pub const MONITOR_PAGE_SIZE: i64 = 60;
-/// Rows per page of the monitor's table.
-pub const TABLE_PAGE_SIZE: i64 = 100;
-
-/// How the monitor shows the tasks (`?view=` on the page, `layout=` on its
-/// socket, whose `view` names the page).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub enum MonitorLayout {
-    /// Columns by status with compact cards.
-    Board,
-    /// One row per task, sortable.
-    Table,
-    /// Full cards with their latest updates.
-    #[default]
-    Cards,
-}
-
-impl MonitorLayout {
-    fn parse(raw: Option<&str>) -> MonitorLayout {
-        match raw {
-            Some("board") => MonitorLayout::Board,
-            Some("table") => MonitorLayout::Table,
-            _ => MonitorLayout::Cards,
-        }
-    }
-
-    /// Its name in URLs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MonitorLayout::Board => "board",
-            MonitorLayout::Table => "table",
-            MonitorLayout::Cards => "cards",
-        }
-    }
-
-    /// Tasks per page.
-    pub fn page_size(self) -> i64 {
-        if self == MonitorLayout::Table { TABLE_PAGE_SIZE } else { MONITOR_PAGE_SIZE }
-    }
-}
-
-/// Monitor filters, kept in the URL.
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct MonitorQuery {
-    status: Option<String>,
-    priority: Option<String>,
-    team: Option<String>,
-    project: Option<String>,
-    assignee: Option<String>,
-    page: Option<String>,
-    /// The page's layout.
-    view: Option<String>,
-    /// The same on the socket (where `view` names the page).
-    layout: Option<String>,
-}
-
-/// Parsed monitor filters.
-#[derive(Debug, Default, Clone)]
-pub struct MonitorFilters {
-    /// Status.
-    pub status: Option<String>,
-    /// Priority.
-    pub priority: Option<String>,
-    /// Team id.
-    pub team: Option<i64>,
-    /// Project id.
-    pub project: Option<i64>,
-    /// Assignee id.
-    pub assignee: Option<i64>,
-    /// Page (from 1).
-    pub page: i64,
-    /// Board, table or cards.
-    pub layout: MonitorLayout,
-}
-
-impl MonitorFilters {
-    /// Parses the query; unknown or malformed values mean "no filter".
-    pub fn parse(query: &MonitorQuery) -> MonitorFilters {
-        let id = |raw: &Option<String>| raw.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
-        MonitorFilters {
-            status: known_status(query.status.as_deref()),
-            priority: query.priority.clone().filter(|p| p.parse::<crate::domain::task::Priority>().is_ok()),
-            team: id(&query.team),
-            project: id(&query.project),
-            assignee: id(&query.assignee),
-            page: id(&query.page).unwrap_or(1).max(1),
-            layout: MonitorLayout::parse(query.layout.as_deref().or(query.view.as_deref())),
-        }
-    }
-
-    /// The store filter.
-    pub fn filter(&self) -> TaskFilter {
-        TaskFilter {
-            status: self.status.clone(),
-            priority: self.priority.clone(),
-            team_id: self.team,
-            project_id: self.project,
-            assignee_id: self.assignee,
-            scope: None,
-        }
-    }
-
-    /// The filters and a page number as a query string.
-    pub fn query_with_page(&self, page: i64) -> String {
-        let filters = self.query_string();
-        let sep = if filters.is_empty() { "" } else { "&" };
-        format!("{filters}{sep}page={page}")
-    }
-
-    /// The filters as a query string (without the page).
-    pub fn query_string(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(s) = &self.status {
-            parts.push(format!("status={s}"));
-        }
-        if let Some(p) = &self.priority {
-            parts.push(format!("priority={p}"));
-        }
-        for (name, value) in [("team", self.team), ("project", self.project), ("assignee", self.assignee)] {
-            if let Some(v) = value {
-                parts.push(format!("{name}={v}"));
-            }
-        }
-        parts.join("&")
-    }
-}
+pub use super::monitor_filters::{MONITOR_PAGE_SIZE, MonitorFilters, MonitorLayout, MonitorQuery, TABLE_PAGE_SIZE};
+use super::shared::{priorities, statuses, ws_url};
 
 #[derive(Template)]
 #[template(path = "tasks/monitor.html")]
@@ -196,24 +69,28 @@ pub struct BoardColumn {
 }
 
 /// The board's columns, one per status, for the cards of a page.
-fn board_columns(cards: &[TaskCard]) -> Vec<BoardColumn> {
+fn board_columns(cards: &[TaskCard], times: &Times) -> Vec<BoardColumn> {
     statuses()
         .into_iter()
         .map(|(status, label)| BoardColumn {
             status,
             label,
-            cards: cards.iter().filter(|c| c.task.status == status).map(|c| partials::board_card(c, None)).collect(),
+            cards: cards
+                .iter()
+                .filter(|c| c.task.status == status)
+                .map(|c| partials::board_card(c, times, None))
+                .collect(),
         })
         .collect()
 }
 
 /// The page's tasks in its layout: cards or table rows, or the board's
 /// columns.
-fn rendered(layout: MonitorLayout, cards: &[TaskCard]) -> (Vec<String>, Vec<BoardColumn>) {
+fn rendered(layout: MonitorLayout, cards: &[TaskCard], times: &Times) -> (Vec<String>, Vec<BoardColumn>) {
     match layout {
-        MonitorLayout::Cards => (cards.iter().map(|c| partials::monitor_card(c, None)).collect(), Vec::new()),
-        MonitorLayout::Table => (cards.iter().map(|c| partials::task_row(c, None)).collect(), Vec::new()),
-        MonitorLayout::Board => (Vec::new(), board_columns(cards)),
+        MonitorLayout::Cards => (cards.iter().map(|c| partials::monitor_card(c, times, None)).collect(), Vec::new()),
+        MonitorLayout::Table => (cards.iter().map(|c| partials::task_row(c, times, None)).collect(), Vec::new()),
+        MonitorLayout::Board => (Vec::new(), board_columns(cards, times)),
     }
 }
 
@@ -232,7 +109,7 @@ pub async fn monitor(
             .await?;
     let choices = assign::choices(&state.db, &user.actor).await?;
     let page_filters = format!("{}&layout={}", filters.query_with_page(view.page), layout.as_str());
-    let (cards, board) = rendered(layout, &view.cards);
+    let (cards, board) = rendered(layout, &view.cards, &Times::in_zone(user.zone));
     let page = MonitorPageView {
         layout: Layout::for_user(&user, "Monitor", "monitor", flash.0),
         scope_label: if user.actor.role == Role::Lead { "Your team's tasks" } else { "All tasks" },
@@ -274,32 +151,12 @@ pub fn live_view(request: &LiveRequest<'_>) -> Box<dyn LiveView> {
     })
 }
 
-impl MonitorFilters {
-    /// Whether a task fits the filters.
-    fn matches(&self, card: &TaskCard) -> bool {
-        let task = &card.task;
-        self.status.as_ref().is_none_or(|s| *s == task.status)
-            && self.priority.as_ref().is_none_or(|p| *p == task.priority)
-            && self.project.is_none_or(|p| task.project_id == Some(p))
-            && self.assignee.is_none_or(|a| card.assignee_teams.iter().any(|(user, _)| *user == a))
-            && self.team.is_none_or(|t| card.assignee_teams.iter().any(|(_, team)| *team == Some(t)))
-    }
-
-    /// No filter narrows the tasks (the all-task counters apply).
-    fn is_unfiltered(&self) -> bool {
-        self.status.is_none()
-            && self.priority.is_none()
-            && self.team.is_none()
-            && self.project.is_none()
-            && self.assignee.is_none()
-    }
-}
-
 impl LiveView for MonitorLive {
     fn task_frame(&mut self, ctx: &PageCtx, update: &TaskUpdate) -> ByteString {
         let card = &update.card;
         let id = card.task.id;
         let shown = self.shown.contains(id);
+        let fragments = update.fragments(ctx.zone);
         let fits = may_access(ctx.viewer(), &card.assignee_teams) && self.filters.matches(card);
         // Unfiltered admin and manager monitors show the all-task counters
         // the update carries; others recount for their scope.
@@ -311,17 +168,17 @@ impl LiveView for MonitorLive {
         if shown && fits {
             self.shown.insert(card);
             match layout {
-                MonitorLayout::Cards if global => update.card_counters_frame.clone(),
-                MonitorLayout::Cards => update.card_frame.clone(),
-                MonitorLayout::Table => format!("{}{counters}", update.row_frame).into(),
+                MonitorLayout::Cards if global => fragments.card_counters_frame.clone(),
+                MonitorLayout::Cards => fragments.card_frame.clone(),
+                MonitorLayout::Table => format!("{}{counters}", fragments.row_frame).into(),
                 // Same column: in place; another: it moves to the new column's top.
                 MonitorLayout::Board if was.as_deref() == Some(card.task.status.as_str()) => {
-                    format!("{}{counters}", update.board_frame).into()
+                    format!("{}{counters}", fragments.board_frame).into()
                 }
                 MonitorLayout::Board => format!(
                     "{}{}{counters}",
                     delete_frame(&format!("mon-{id}")),
-                    partials::insert_first(&format!("#col-{}", card.task.status), &update.board_html)
+                    partials::insert_first(&format!("#col-{}", card.task.status), &fragments.board_html)
                 )
                 .into(),
             }
@@ -332,13 +189,13 @@ impl LiveView for MonitorLive {
         } else if fits && self.filters.page == 1 {
             self.shown.insert(card);
             let inserted = match layout {
-                MonitorLayout::Cards => update.monitor_new_html.clone(),
+                MonitorLayout::Cards => fragments.monitor_new_html.clone(),
                 MonitorLayout::Table => partials::row_frame(&format!(
                     r#"<tbody hx-swap-oob="afterbegin:#monitor-rows">{}</tbody>"#,
-                    update.row_html
+                    fragments.row_html
                 )),
                 MonitorLayout::Board => {
-                    partials::insert_first(&format!("#col-{}", card.task.status), &update.board_html)
+                    partials::insert_first(&format!("#col-{}", card.task.status), &fragments.board_html)
                 }
             };
             format!("{inserted}{counters}").into()
@@ -364,16 +221,17 @@ impl LiveView for MonitorLive {
                 task_views::monitor(&state.db, &state.hub, &ctx.actor, filters.filter(), filters.page, size).await?;
             self.shown = Shown::of(&page.cards);
             self.statuses = page.cards.iter().map(|c| (c.task.id, c.task.status.clone())).collect();
+            let times = ctx.times();
             let content = match filters.layout {
                 MonitorLayout::Cards => {
-                    let inner: String = page.cards.iter().map(|c| partials::monitor_card(c, None)).collect();
+                    let inner: String = page.cards.iter().map(|c| partials::monitor_card(c, &times, None)).collect();
                     format!(r#"<div id="monitor-grid" hx-swap-oob="innerHTML">{inner}</div>"#)
                 }
                 MonitorLayout::Table => {
-                    let inner: String = page.cards.iter().map(|c| partials::task_row(c, None)).collect();
+                    let inner: String = page.cards.iter().map(|c| partials::task_row(c, &times, None)).collect();
                     partials::row_frame(&format!(r#"<tbody id="monitor-rows" hx-swap-oob="innerHTML">{inner}</tbody>"#))
                 }
-                MonitorLayout::Board => board_columns(&page.cards)
+                MonitorLayout::Board => board_columns(&page.cards, &times)
                     .into_iter()
                     .map(|c| format!(r#"<div id="col-{}" hx-swap-oob="innerHTML">{}</div>"#, c.status, c.cards))
                     .collect(),

@@ -76,6 +76,7 @@ pub async fn try_create_task(app: &TestApp, creator: &TestUser, spec: TaskSpec) 
         project_id: None,
         assignee_ids: spec.assignees,
         due: spec.due,
+        zone: chrono_tz::UTC,
         priority: spec.priority.into(),
         estimated_hours: "4".into(),
         difficulty: "5".into(),

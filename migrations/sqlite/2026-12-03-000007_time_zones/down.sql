@@ -1,0 +1,2 @@
+DROP TABLE org_settings;
+ALTER TABLE users DROP COLUMN time_zone;
