@@ -279,6 +279,7 @@ pub async fn task_status(
         project_id: q.project,
         assignee_id: q.assignee,
         scope: None,
+        open: None,
     };
     let page = task_views::monitor(&state.db, &state.hub, &user.actor, filter, paging.page, paging.per_page).await?;
     let pages = page.pages();

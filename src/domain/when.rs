@@ -81,6 +81,63 @@ pub fn ago(at: NaiveDateTime, now: NaiveDateTime, zone: Tz) -> String {
     }
 }
 
+/// Where an open task falls on its assignee's list, by its due time in
+/// their zone; closed tasks come last, apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DueGroup {
+    /// Open and past due.
+    Overdue,
+    /// Due before the viewer's week ends (Sunday midnight, local).
+    ThisWeek,
+    /// Due later, or with no due time.
+    Later,
+    /// Done or cancelled.
+    Closed,
+}
+
+impl DueGroup {
+    /// Every group, in list order.
+    pub const ALL: [DueGroup; 4] = [DueGroup::Overdue, DueGroup::ThisWeek, DueGroup::Later, DueGroup::Closed];
+
+    /// The group of a task (`open`: neither done nor cancelled).
+    pub fn of(open: bool, due: Option<NaiveDateTime>, now: NaiveDateTime, zone: Tz) -> DueGroup {
+        match due {
+            _ if !open => DueGroup::Closed,
+            Some(due) if due < now => DueGroup::Overdue,
+            Some(due) if due < next_week(now, zone) => DueGroup::ThisWeek,
+            _ => DueGroup::Later,
+        }
+    }
+
+    /// Its key in element ids (`my-overdue`).
+    pub fn key(self) -> &'static str {
+        match self {
+            DueGroup::Overdue => "overdue",
+            DueGroup::ThisWeek => "week",
+            DueGroup::Later => "later",
+            DueGroup::Closed => "closed",
+        }
+    }
+
+    /// Its heading.
+    pub fn label(self) -> &'static str {
+        match self {
+            DueGroup::Overdue => "Overdue",
+            DueGroup::ThisWeek => "Due this week",
+            DueGroup::Later => "Later",
+            DueGroup::Closed => "Done and cancelled",
+        }
+    }
+}
+
+/// The start of the week after `now`'s (Monday 00:00 in `zone`), in UTC.
+pub fn next_week(now: NaiveDateTime, zone: Tz) -> NaiveDateTime {
+    let today = local(now, zone).date_naive();
+    let monday = today + chrono::Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
+    let midnight = monday.and_hms_opt(0, 0, 0).unwrap_or_default();
+    zone.from_local_datetime(&midnight).earliest().map_or(midnight, |t| t.naive_utc())
+}
+
 /// A zone name as typed or stored, if it is a known IANA zone.
 pub fn parse_zone(name: &str) -> Option<Tz> {
     name.trim().parse::<Tz>().ok()
@@ -142,6 +199,24 @@ mod tests {
         assert_eq!(ago(t("2026-12-02 17:40"), t(NOW), utc), "yesterday 17:40");
         assert_eq!(ago(t("2026-10-02 17:40"), t(NOW), utc), "2 Oct");
         assert_eq!(ago(t("2025-10-02 17:40"), t(NOW), utc), "2 Oct 2025");
+    }
+
+    #[test]
+    fn open_tasks_group_by_due_in_the_viewers_week_and_closed_ones_apart() {
+        // Thursday 3 December 2026, noon UTC: the week ends at Monday 00:00.
+        let utc = chrono_tz::UTC;
+        assert_eq!(next_week(t(NOW), utc), t("2026-12-07 00:00"));
+        assert_eq!(next_week(t(NOW), chrono_tz::Asia::Tokyo), t("2026-12-06 15:00"));
+        let group = |due: Option<&str>, open| DueGroup::of(open, due.map(t), t(NOW), utc);
+        assert_eq!(group(Some("2026-12-03 11:00"), true), DueGroup::Overdue);
+        assert_eq!(group(Some("2026-12-06 23:59"), true), DueGroup::ThisWeek);
+        assert_eq!(group(Some("2026-12-07 00:00"), true), DueGroup::Later);
+        assert_eq!(group(None, true), DueGroup::Later);
+        assert_eq!(group(Some("2026-12-01 11:00"), false), DueGroup::Closed);
+        // Sunday 22:00 UTC is already next week in Tokyo.
+        let sunday = Some(t("2026-12-06 22:00"));
+        assert_eq!(DueGroup::of(true, sunday, t(NOW), chrono_tz::Asia::Tokyo), DueGroup::Later);
+        assert_eq!(DueGroup::of(true, sunday, t(NOW), utc), DueGroup::ThisWeek);
     }
 
     #[test]

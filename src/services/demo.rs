@@ -81,6 +81,28 @@ const OBJECTS: [&str; 16] = [
     "data retention",
     "help centre",
 ];
+const AREAS: [&str; 8] = [
+    "for the web app",
+    "for the mobile app",
+    "in the admin area",
+    "for customers",
+    "for the API",
+    "for the EU region",
+    "for enterprise accounts",
+    "for the partner portal",
+];
+
+/// The demo's `i`-th task title: verb, object and area combined so that
+/// every title is different (a step coprime with the number of
+/// combinations visits each once), "(part n)" only beyond them.
+fn demo_title(i: usize) -> String {
+    let combos = VERBS.len() * OBJECTS.len() * AREAS.len();
+    let c = (i * 7_919) % combos;
+    let (verb, rest) = (c % VERBS.len(), c / VERBS.len());
+    let (object, area) = (rest % OBJECTS.len(), rest / OBJECTS.len());
+    let title = format!("{} {} {}", VERBS[verb], OBJECTS[object], AREAS[area]);
+    if i < combos { title } else { format!("{title} (part {})", i / combos + 1) }
+}
 
 /// Demo passwords per role (printed at start-up; demo data is for trying
 /// Taskpulse out, never for production).
@@ -281,12 +303,7 @@ pub async fn seed(
                 for i in range {
                     let mut rng = StdRng::seed_from_u64(1_000 + i as u64);
                     let (project_id, team, skills) = &projects[i % projects.len()];
-                    let title = format!(
-                        "{} {} #{}",
-                        VERBS[rng.gen_range(0..VERBS.len())],
-                        OBJECTS[rng.gen_range(0..OBJECTS.len())],
-                        i + 1
-                    );
+                    let title = demo_title(i);
                     if tasks::exists_in_project(conn, &title, *project_id)? {
                         continue;
                     }
@@ -496,6 +513,14 @@ mod tests {
         assert_eq!(names.len(), demo_users().len());
         let many: std::collections::HashSet<String> = (0..160).map(demo_name).collect();
         assert_eq!(many.len(), 160);
+    }
+
+    #[test]
+    fn demo_task_titles_are_unique_and_carry_no_numbers() {
+        let titles: std::collections::HashSet<String> = (0..1_536).map(demo_title).collect();
+        assert_eq!(titles.len(), 1_536, "every combination once");
+        assert!(titles.iter().all(|t| !t.contains('#') && !t.contains("(part")));
+        assert_eq!(demo_title(1_536 + 4), format!("{} (part 2)", demo_title(4)));
     }
 
     #[test]

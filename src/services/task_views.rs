@@ -140,6 +140,80 @@ pub async fn my_tasks(
     .await
 }
 
+/// Open tasks per page of My tasks.
+pub const MY_TASKS_PAGE: i64 = 50;
+/// Closed tasks shown below them (the latest; the status filter shows all).
+pub const MY_CLOSED_SHOWN: i64 = 20;
+
+/// One page of My tasks: open work soonest due first, and the latest
+/// closed tasks apart.
+#[derive(Debug, Clone)]
+pub struct MyTaskList {
+    /// Open tasks of this page.
+    pub open: Vec<TaskCard>,
+    /// Closed tasks shown.
+    pub closed: Vec<TaskCard>,
+    /// All tasks of the paged part (open ones; closed ones under a closed
+    /// status filter).
+    pub paged_total: i64,
+    /// All closed tasks matching.
+    pub closed_total: i64,
+    /// This page (from 1).
+    pub page: i64,
+}
+
+impl MyTaskList {
+    /// Pages of open tasks (at least 1).
+    pub fn pages(&self) -> i64 {
+        ((self.paged_total + MY_TASKS_PAGE - 1) / MY_TASKS_PAGE).max(1)
+    }
+}
+
+/// The filters of My tasks' two parts: (open, closed); a status filter
+/// leaves only the part it belongs to.
+pub fn my_filters(actor: &Actor, status: Option<String>) -> (Option<TaskFilter>, Option<TaskFilter>) {
+    let closed_status = status.as_deref().is_some_and(|s| s == "DONE" || s == "CANCELLED");
+    let base = TaskFilter { status: status.clone(), assignee_id: Some(actor.id), ..TaskFilter::default() };
+    let open = (!closed_status).then(|| TaskFilter { open: Some(true), ..base.clone() });
+    let closed = (status.is_none() || closed_status).then_some(TaskFilter { open: Some(false), ..base });
+    (open, closed)
+}
+
+/// One page of the actor's tasks for My tasks (a closed status filter pages
+/// through the closed tasks instead).
+pub async fn my_task_list(
+    db: &Db,
+    hub: &Arc<Hub>,
+    actor: &Actor,
+    status: Option<String>,
+    page: i64,
+) -> Result<MyTaskList, ServiceError> {
+    let (open, closed) = my_filters(actor, status);
+    let hub = hub.clone();
+    db.read(move |conn| {
+        let page = page.max(1);
+        let offset = (page - 1) * MY_TASKS_PAGE;
+        let (open_cards, open_total) = match &open {
+            Some(filter) => {
+                let tasks = task_views::page(conn, filter, MY_TASKS_PAGE, offset)?;
+                (cards(conn, &hub, tasks, 3)?, task_views::count(conn, filter)?)
+            }
+            None => (Vec::new(), 0),
+        };
+        let (closed_cards, closed_total) = match &closed {
+            Some(filter) => {
+                let (limit, offset) = if open.is_none() { (MY_TASKS_PAGE, offset) } else { (MY_CLOSED_SHOWN, 0) };
+                let tasks = task_views::latest_first(conn, filter, limit, offset)?;
+                (cards(conn, &hub, tasks, 3)?, task_views::count(conn, filter)?)
+            }
+            None => (Vec::new(), 0),
+        };
+        let paged_total = if open.is_some() { open_total } else { closed_total };
+        Ok(MyTaskList { open: open_cards, closed: closed_cards, paged_total, closed_total, page })
+    })
+    .await
+}
+
 /// Counters of a monitor view.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Counters {

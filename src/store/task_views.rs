@@ -25,7 +25,12 @@ pub struct TaskFilter {
     pub assignee_id: Option<i64>,
     /// A lead's scope: tasks assigned to someone in (team, or the lead).
     pub scope: Option<(Option<i64>, i64)>,
+    /// Open tasks only (`Some(true)`), closed ones only (`Some(false)`).
+    pub open: Option<bool>,
 }
+
+/// The statuses of closed tasks.
+const CLOSED: [&str; 2] = ["DONE", "CANCELLED"];
 
 type Boxed<'a> = tasks::BoxedQuery<'a, MultiBackend>;
 
@@ -33,6 +38,11 @@ fn filtered(filter: &TaskFilter, with_status: bool) -> Boxed<'static> {
     let mut query = tasks::table.into_boxed();
     if let Some(status) = filter.status.clone().filter(|_| with_status) {
         query = query.filter(tasks::status.eq(status));
+    }
+    match filter.open {
+        Some(true) => query = query.filter(tasks::status.ne_all(CLOSED)),
+        Some(false) => query = query.filter(tasks::status.eq_any(CLOSED)),
+        None => {}
     }
     if let Some(priority) = filter.priority.clone() {
         query = query.filter(tasks::priority.eq(priority));
@@ -67,6 +77,11 @@ pub fn page(conn: &mut DbConn, filter: &TaskFilter, limit: i64, offset: i64) -> 
         .limit(limit)
         .offset(offset)
         .load(conn)
+}
+
+/// The most recently closed (or changed) matching tasks first.
+pub fn latest_first(conn: &mut DbConn, filter: &TaskFilter, limit: i64, offset: i64) -> QueryResult<Vec<Task>> {
+    filtered(filter, true).order((tasks::updated_at.desc(), tasks::id.desc())).limit(limit).offset(offset).load(conn)
 }
 
 /// Counters of the matching tasks, ignoring the status filter (the

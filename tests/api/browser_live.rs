@@ -430,6 +430,7 @@ async fn the_shell_at_phone_width_keeps_menus_and_messages_in_reach() {
     taskpulse::services::progress::set_status(&app.db, &Default::default(), &actor, last, "CANCELLED", "", None)
         .await
         .expect("cancelled");
+    open_controls(&client, last).await;
     let button = client
         .find(Locator::Css(&format!("#mine-{last} button[name=action][value=progress]")))
         .await
@@ -491,8 +492,22 @@ const WATCH_PENDING: &str = "window.__unshown = []; \
       if (says !== n) window.__unshown.push(n + ' queued, ' + says + ' shown'); \
     }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });";
 
+/// Opens a card's progress controls, as a person does: its "Update"
+/// summary, by keyboard (focus, then Enter).
+async fn open_controls(client: &Client, task: i64) {
+    let open = format!("#mine-{task} .update-panel[open]");
+    if client.find(Locator::Css(&open)).await.is_ok() {
+        return;
+    }
+    let summary =
+        client.find(Locator::Css(&format!("#mine-{task} .update-panel > summary"))).await.expect("the Update summary");
+    summary.send_keys(&Key::Enter.to_string()).await.expect("open the controls by keyboard");
+    client.find(Locator::Css(&open)).await.expect("the controls are open");
+}
+
 /// Clicks a quick-progress button of a card.
 async fn click_quick(client: &Client, task: i64, value: u8) {
+    open_controls(client, task).await;
     client
         .find(Locator::Css(&format!("#mine-{task} button[name=progress_quick][value='{value}']")))
         .await
@@ -546,6 +561,7 @@ async fn offline_updates_are_queued_and_land_once_in_order() {
         s["note"] == "1 update waiting to be sent"
     })
     .await;
+    open_controls(&client, task).await;
     let slider = client.find(Locator::Css(&format!("#progress-{task}"))).await.expect("the progress slider");
     // Page Up moves a range input by a tenth of its range: 0 → 50.
     slider.send_keys(&Key::PageUp.to_string().repeat(5)).await.expect("move the slider by keyboard");

@@ -19,6 +19,7 @@ mod job_batches;
 mod job_processes;
 mod jobs;
 mod jobs_page;
+mod my_tasks;
 mod notifications;
 mod ops;
 mod payroll;

@@ -11,7 +11,9 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::domain::redirect::local_path;
+use crate::domain::role::Role;
 use crate::domain::task::Occupancy;
+use crate::domain::when::DueGroup;
 use crate::http::access::CurrentUser;
 use crate::http::errors::AppError;
 use crate::http::flash::{self, Level, PendingFlash};
@@ -19,8 +21,7 @@ use crate::http::layout::Layout;
 use crate::http::times::Times;
 use crate::services::ServiceError;
 use crate::services::progress::{self, Kind, UpdateRequest};
-use crate::services::task_views::{self};
-use crate::store::task_views::TaskFilter;
+use crate::services::task_views::{self, MyTaskList, TaskCard};
 use crate::web::live::page::{LiveRequest, LiveView, PageCtx, Shown, delete_frame};
 use crate::web::live::renderer::TaskUpdate;
 use crate::web::partials;
@@ -35,14 +36,75 @@ struct MinePage {
     my_occupancy: Occupancy,
     statuses: Vec<(&'static str, &'static str)>,
     status: Option<String>,
-    cards: Vec<String>,
+    /// The groups, rendered.
+    groups: String,
+    list: MyTaskList,
     ws_url: String,
+}
+
+impl MinePage {
+    /// The query string of another page of the list.
+    fn page_link(&self, page: i64) -> String {
+        match &self.status {
+            Some(status) => format!("?status={status}&page={page}"),
+            None => format!("?page={page}"),
+        }
+    }
+}
+
+/// One group of My tasks, rendered.
+struct GroupView {
+    group: DueGroup,
+    cards: String,
 }
 
 /// Query of My tasks.
 #[derive(Debug, Deserialize)]
 pub struct MineQuery {
     status: Option<String>,
+    page: Option<i64>,
+}
+
+/// The group a card falls in for a viewer.
+fn group_of(card: &TaskCard, times: &Times) -> DueGroup {
+    DueGroup::of(card.is_open(), card.task.due_at, times.now, times.zone)
+}
+
+/// The cards of a list, rendered into their groups (every group, empty
+/// ones too: live updates insert into them).
+fn grouped(list: &MyTaskList, times: &Times, csrf: &str, role: Role) -> Vec<GroupView> {
+    DueGroup::ALL
+        .into_iter()
+        .map(|group| GroupView {
+            group,
+            cards: list
+                .open
+                .iter()
+                .chain(&list.closed)
+                .filter(|c| group_of(c, times) == group)
+                .map(|c| partials::my_card(c, times, csrf, role, None))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The groups of My tasks (`#my-tasks`' content, on the page and in a
+/// resync).
+#[derive(Template)]
+#[template(path = "tasks/_my_groups.html")]
+struct MyGroups<'a> {
+    groups: &'a [GroupView],
+    list: &'a MyTaskList,
+    status: &'a Option<String>,
+}
+
+impl MyGroups<'_> {
+    fn html(&self) -> String {
+        self.render().unwrap_or_else(|err| {
+            tracing::error!(error = %err, "My tasks' groups failed to render");
+            String::new()
+        })
+    }
 }
 
 /// GET /tasks: the signed-in user's tasks, with the progress form.
@@ -53,40 +115,70 @@ pub async fn mine(
     flash: PendingFlash,
 ) -> Result<HttpResponse, AppError> {
     let status = known_status(query.status.as_deref().filter(|s| !s.is_empty()));
+    let page = query.page.unwrap_or(1).max(1);
     let since = state.bus.sequence();
-    let cards = task_views::my_tasks(&state.db, &state.hub, &user.actor, status.clone()).await?;
-    let csrf = user.csrf().to_string();
+    let list = task_views::my_task_list(&state.db, &state.hub, &user.actor, status.clone(), page).await?;
     let times = Times::in_zone(user.zone);
-    let filters = status.as_ref().map(|s| format!("status={s}")).unwrap_or_default();
+    let filters = [status.as_ref().map(|s| format!("status={s}")), Some(format!("page={page}"))]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("&");
     let page = MinePage {
         layout: Layout::for_user(&user, "My tasks", "mine", flash.0),
         me: user.actor.id,
         my_occupancy: state.hub.occupancy(user.actor.id),
         statuses: statuses(),
-        cards: cards.iter().map(|c| partials::my_card(c, &times, &csrf, user.actor.role, None)).collect(),
+        groups: MyGroups {
+            groups: &grouped(&list, &times, user.csrf(), user.actor.role),
+            list: &list,
+            status: &status,
+        }
+        .html(),
+        list,
         ws_url: ws_url("mine", &filters, since),
         status,
     };
     crate::http::render::html_page(&page)
 }
 
-/// My tasks, live: the viewer's cards appear, change and leave as tasks are
-/// assigned to them, updated, and reassigned away or filtered out.
+/// My tasks, live: the viewer's cards appear, change, move between groups
+/// and leave as tasks are assigned to them, updated, and reassigned away or
+/// filtered out.
 pub struct MineLive {
     status: Option<String>,
+    page: i64,
     shown: Shown,
-    /// Whether each shown card offers its controls (as last sent).
-    editable: HashMap<i64, bool>,
+    /// The group each shown card is in, and whether it offers its controls
+    /// (as last sent).
+    placed: HashMap<i64, (DueGroup, bool)>,
 }
 
-/// Opens My tasks' live view (`status=` as the page's filter).
+/// Opens My tasks' live view (`status=` and `page=` as the page's).
 pub fn live_view(request: &LiveRequest<'_>) -> Box<dyn LiveView> {
-    let query: MineQuery = serde_urlencoded::from_str(request.query).unwrap_or(MineQuery { status: None });
+    let query: MineQuery = serde_urlencoded::from_str(request.query).unwrap_or(MineQuery { status: None, page: None });
     Box::new(MineLive {
         status: known_status(query.status.as_deref()),
+        page: query.page.unwrap_or(1).max(1),
         shown: Shown::default(),
-        editable: HashMap::new(),
+        placed: HashMap::new(),
     })
+}
+
+impl MineLive {
+    async fn list(&self, state: &AppState, ctx: &PageCtx) -> Result<MyTaskList, ServiceError> {
+        task_views::my_task_list(&state.db, &state.hub, &ctx.actor, self.status.clone(), self.page).await
+    }
+
+    fn learn(&mut self, list: &MyTaskList, times: &Times, role: Role) {
+        let cards: Vec<&TaskCard> = list.open.iter().chain(&list.closed).collect();
+        self.shown = Shown::default();
+        self.placed.clear();
+        for card in cards {
+            self.shown.insert(card);
+            self.placed.insert(card.task.id, (group_of(card, times), partials::offers_controls(card, role)));
+        }
+    }
 }
 
 impl LiveView for MineLive {
@@ -95,25 +187,34 @@ impl LiveView for MineLive {
         let id = card.task.id;
         let mine = card.assignee_teams.iter().any(|(user, _)| *user == ctx.actor.id);
         let fits = self.status.as_ref().is_none_or(|s| *s == card.task.status);
-        let shown = self.shown.contains(id);
-        if mine && fits && shown {
-            self.shown.insert(card);
-            let editable = partials::offers_controls(card, ctx.actor.role);
-            if self.editable.insert(id, editable) == Some(editable) {
-                update.fragments(ctx.zone).state_frame.clone()
+        let times = ctx.times();
+        let place = (group_of(card, &times), partials::offers_controls(card, ctx.actor.role));
+        let before = self.placed.get(&id).copied();
+        if !(mine && fits) {
+            return if self.shown.contains(id) {
+                self.shown.remove(id);
+                self.placed.remove(&id);
+                delete_frame(&format!("mine-{id}"))
             } else {
-                // Done, cancelled or reopened: the controls change too.
-                partials::my_card(card, &ctx.times(), &ctx.csrf, ctx.actor.role, Some("true")).into()
+                ByteString::new()
+            };
+        }
+        self.shown.insert(card);
+        self.placed.insert(id, place);
+        let insert = || {
+            partials::insert_first(
+                &format!("#my-{}", place.0.key()),
+                &partials::my_card(card, &times, &ctx.csrf, ctx.actor.role, None),
+            )
+        };
+        match before {
+            Some(was) if was == place => update.fragments(ctx.zone).state_frame.clone(),
+            // Done, cancelled or reopened in the same group: the controls change.
+            Some((group, _)) if group == place.0 => {
+                partials::my_card(card, &times, &ctx.csrf, ctx.actor.role, Some("true")).into()
             }
-        } else if mine && fits {
-            self.shown.insert(card);
-            partials::insert_first("#my-tasks", &partials::my_card(card, &ctx.times(), &ctx.csrf, ctx.actor.role, None))
-                .into()
-        } else if shown {
-            self.shown.remove(id);
-            delete_frame(&format!("mine-{id}"))
-        } else {
-            ByteString::new()
+            Some(_) => format!("{}{}", delete_frame(&format!("mine-{id}")), insert()).into(),
+            None => insert().into(),
         }
     }
 
@@ -124,23 +225,19 @@ impl LiveView for MineLive {
 
     fn resync<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<String, ServiceError>> {
         Box::pin(async move {
-            let cards = task_views::my_tasks(&state.db, &state.hub, &ctx.actor, self.status.clone()).await?;
-            self.shown = Shown::of(&cards);
-            self.editable.clear();
+            let list = self.list(state, ctx).await?;
             let times = ctx.times();
-            let inner: String =
-                cards.iter().map(|c| partials::my_card(c, &times, &ctx.csrf, ctx.actor.role, None)).collect();
+            self.learn(&list, &times, ctx.actor.role);
+            let groups = grouped(&list, &times, &ctx.csrf, ctx.actor.role);
+            let inner = MyGroups { groups: &groups, list: &list, status: &self.status }.html();
             Ok(format!(r#"<div id="my-tasks" hx-swap-oob="innerHTML">{inner}</div>"#))
         })
     }
 
     fn learn_shown<'a>(&'a mut self, state: &'a AppState, ctx: &'a PageCtx) -> BoxFuture<'a, Result<(), ServiceError>> {
         Box::pin(async move {
-            let filter =
-                TaskFilter { status: self.status.clone(), assignee_id: Some(ctx.actor.id), ..TaskFilter::default() };
-            let filter = task_views::scoped(&ctx.actor, filter);
-            let people = task_views::shown_people(&state.db, filter, 1, task_views::MY_TASKS_LIMIT).await?;
-            self.shown = Shown::from_people(people);
+            let list = self.list(state, ctx).await?;
+            self.learn(&list, &ctx.times(), ctx.actor.role);
             Ok(())
         })
     }

@@ -109,6 +109,7 @@ impl MonitorFilters {
             project_id: self.project,
             assignee_id: self.assignee,
             scope: None,
+            open: None,
         }
     }
 
