@@ -72,6 +72,7 @@ routes! {
     GET  "/notifications/bell"         => notifications::bell,      Access::Session(ANY_ROLE);
     POST "/notifications/{id}/read"    => notifications::mark_read, Access::Session(ANY_ROLE);
     POST "/notifications/read-all"     => notifications::mark_all_read, Access::Session(ANY_ROLE);
+    POST "/notifications/read-selected" => notifications::mark_selected_read, Access::Session(ANY_ROLE);
     GET  "/jobs"                       => jobs::page,               Access::Session(ADMIN);
     POST "/jobs/run"                   => jobs::run_now,            Access::Session(ADMIN);
     POST "/jobs/{id}/retry"            => jobs::retry,              Access::Session(ADMIN);

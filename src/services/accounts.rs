@@ -242,6 +242,28 @@ pub async fn list_users(db: &Db) -> Result<Vec<UserListing>, ServiceError> {
     db.read(|conn| Ok::<_, ServiceError>(users::list(conn)?)).await
 }
 
+/// Every user with their rate history, newest rate first (the Users page).
+pub async fn list_users_with_rates(
+    db: &Db,
+) -> Result<Vec<(UserListing, crate::domain::payroll::RateHistory)>, ServiceError> {
+    db.read(|conn| {
+        let listed = users::list(conn)?;
+        let ids: Vec<i64> = listed.iter().map(|l| l.user.id).collect();
+        let (mut histories, _) = crate::store::payroll::rates_of(conn, &ids)?;
+        Ok::<_, ServiceError>(
+            listed
+                .into_iter()
+                .map(|l| {
+                    let mut history = histories.remove(&l.user.id).unwrap_or_default();
+                    history.sort_by_key(|(from, _)| std::cmp::Reverse(*from));
+                    (l, history)
+                })
+                .collect(),
+        )
+    })
+    .await
+}
+
 /// A token just created; `secret` is shown once and never stored.
 #[derive(Debug, Clone)]
 pub struct CreatedToken {

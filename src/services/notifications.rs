@@ -43,6 +43,24 @@ pub async fn mark_read(db: &Db, bus: &LiveBus, actor: &Actor, id: i64) -> Result
     Ok(())
 }
 
+/// Most notifications one bulk action marks.
+pub const MAX_SELECTED: usize = 500;
+
+/// Marks the selected notifications of the actor read (ids of others' are
+/// ignored); returns how many were unread.
+pub async fn mark_selected_read(db: &Db, bus: &LiveBus, actor: &Actor, ids: Vec<i64>) -> Result<usize, ServiceError> {
+    if ids.is_empty() {
+        return Err(ServiceError::field("ids", "Select the notifications to mark read first."));
+    }
+    if ids.len() > MAX_SELECTED {
+        return Err(ServiceError::field("ids", format!("Select at most {MAX_SELECTED} notifications at once.")));
+    }
+    let user = actor.id;
+    let marked = db.write(move |conn| Ok::<_, ServiceError>(store::mark_some_read(conn, user, &ids, now())?)).await?;
+    bus.notifications_changed(user);
+    Ok(marked)
+}
+
 /// Marks every notification of the actor read; returns how many.
 pub async fn mark_all_read(db: &Db, bus: &LiveBus, actor: &Actor) -> Result<usize, ServiceError> {
     let user = actor.id;

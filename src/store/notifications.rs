@@ -150,6 +150,19 @@ pub fn mark_read(conn: &mut DbConn, user_id: i64, id: i64, now: NaiveDateTime) -
     .execute(conn)
 }
 
+/// Marks the chosen ones of a user's notifications read (others' ids
+/// change nothing); returns how many were unread.
+pub fn mark_some_read(conn: &mut DbConn, user_id: i64, ids: &[i64], now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        notifications::table
+            .filter(notifications::id.eq_any(ids))
+            .filter(notifications::user_id.eq(user_id))
+            .filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(Some(now)))
+    .execute(conn)
+}
+
 /// Marks all of a user's notifications read.
 pub fn mark_all_read(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(

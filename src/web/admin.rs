@@ -17,7 +17,7 @@ use crate::store::users::UserListing;
 #[template(path = "admin/users.html")]
 struct UsersPage {
     layout: Layout,
-    users: Vec<UserListing>,
+    users: Vec<(UserListing, crate::domain::payroll::RateHistory)>,
     today: chrono::NaiveDate,
 }
 
@@ -27,7 +27,7 @@ pub async fn users(
     user: CurrentUser,
     flash: PendingFlash,
 ) -> Result<impl actix_web::Responder, AppError> {
-    let users = accounts::list_users(&state.db).await?;
+    let users = accounts::list_users_with_rates(&state.db).await?;
     Ok(UsersPage { layout: Layout::for_user(&user, "Users", "users", flash.0), users, today: crate::db::now().date() })
 }
 

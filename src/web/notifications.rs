@@ -48,6 +48,27 @@ pub async fn mark_read(
     Ok(flash::redirect("/notifications", Level::Success, "Marked read."))
 }
 
+/// POST /notifications/read-selected: the ticked ones (repeated `ids`).
+pub async fn mark_selected_read(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let mut ids = Vec::new();
+    for (key, value) in form.into_inner() {
+        if key == "ids" {
+            match value.trim().parse::<i64>() {
+                Ok(id) => ids.push(id),
+                Err(_) => return Ok(flash::redirect("/notifications", Level::Error, "That selection is not valid.")),
+            }
+        }
+    }
+    match service::mark_selected_read(&state.db, &state.bus, &user.actor, ids).await {
+        Ok(n) => Ok(flash::redirect("/notifications", Level::Success, format!("{n} marked read."))),
+        Err(err) => flash::refused("/notifications", err),
+    }
+}
+
 /// POST /notifications/read-all.
 pub async fn mark_all_read(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
     let n = service::mark_all_read(&state.db, &state.bus, &user.actor).await?;

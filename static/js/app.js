@@ -85,6 +85,48 @@
     });
   });
 
+  // ---------- Chosen people as chips (removable) above their picker ----------
+  function renderChips(list) {
+    var select = document.getElementById(list.getAttribute("data-chips-for"));
+    if (!select) return;
+    list.textContent = "";
+    Array.prototype.forEach.call(select.selectedOptions, function (option) {
+      var item = document.createElement("li");
+      item.textContent = option.textContent + " ";
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "chip-remove";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", "Remove " + option.textContent);
+      remove.addEventListener("click", function () {
+        option.selected = false;
+        renderChips(list);
+        select.focus();
+      });
+      item.appendChild(remove);
+      list.appendChild(item);
+    });
+  }
+  document.querySelectorAll("[data-chips-for]").forEach(renderChips);
+  document.addEventListener("change", function (e) {
+    var id = e.target.id;
+    var list = id && document.querySelector('[data-chips-for="' + id + '"]');
+    if (list) renderChips(list);
+  });
+
+  // ---------- Skills: type to narrow the list (chosen ones stay) ----------
+  document.addEventListener("input", function (e) {
+    var id = e.target.getAttribute && e.target.getAttribute("data-filter-skills");
+    var box = id && document.getElementById(id);
+    if (!box) return;
+    var words = e.target.value.toLowerCase().split(/\s+/).filter(Boolean);
+    box.querySelectorAll(".skill-pick").forEach(function (pick) {
+      var text = pick.textContent.toLowerCase();
+      var chosen = pick.querySelector("select").value !== "";
+      pick.hidden = !chosen && !words.every(function (w) { return text.indexOf(w) >= 0; });
+    });
+  });
+
   // ---------- Sortable tables (the rows of the current page) ----------
   document.addEventListener("click", function (e) {
     var button = e.target.closest && e.target.closest("button[data-sort]");

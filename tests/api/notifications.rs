@@ -117,4 +117,50 @@ both_backends! {
         let response = browser.post_form("/notifications/read-all", &[]).await;
         assert_eq!(response.status(), 303);
     }
+
+    async fn ticked_notifications_are_marked_read_together_and_only_ones_own(app: TestApp) {
+        let admin = app.create_user("nb-admin", Role::Admin).await;
+        let ann = app.create_user("nb-ann", Role::Employee).await;
+        let bob = app.create_user("nb-bob", Role::Employee).await;
+        for title in ["One", "Two", "Three"] {
+            create_task(&app, &admin, TaskSpec::new(title, &[&ann])).await;
+        }
+        create_task(&app, &admin, TaskSpec::new("Bob's", &[&bob])).await;
+        let ids_of = |page: &scraper::Html| -> Vec<i64> {
+            page.select(&scraper::Selector::parse("#notifications li.unread input[name=ids]").unwrap())
+                .filter_map(|i| i.value().attr("value").and_then(|v| v.parse().ok()))
+                .collect()
+        };
+        let mut bob_web = app.browser_for(&bob).await;
+        let (_, bob_page) = bob_web.page("/notifications").await;
+        let bobs = ids_of(&bob_page);
+        assert_eq!(bobs.len(), 1);
+
+        let mut web = app.browser_for(&ann).await;
+        let (_, page) = web.page("/notifications").await;
+        let anns = ids_of(&page);
+        assert_eq!(anns.len(), 3, "one checkbox per unread row");
+        assert_eq!(count_of(&page, "form#bulk-read button"), 2, "mark selected, mark all");
+
+        // Nothing ticked: said, nothing changed.
+        let refused = web.post_form("/notifications/read-selected", &[]).await;
+        assert_eq!(refused.status(), 303);
+        let (_, page) = web.page("/notifications").await;
+        assert!(text_of(&page, ".flash-error").unwrap_or_default().contains("Select the notifications"));
+        assert_eq!(ids_of(&page).len(), 3);
+
+        // Two of Ann's and one of Bob's ticked: Ann's two are read, Bob's not.
+        let (a, b, theirs) = (anns[0].to_string(), anns[1].to_string(), bobs[0].to_string());
+        let done = web.post_form("/notifications/read-selected", &[("ids", &a), ("ids", &b), ("ids", &theirs)]).await;
+        assert_eq!(done.status(), 303);
+        let (_, page) = web.page("/notifications").await;
+        assert!(text_of(&page, ".flash-success").unwrap_or_default().contains("2 marked read"));
+        assert_eq!(ids_of(&page), vec![anns[2]], "the unticked one stays unread");
+        let (_, bob_page) = bob_web.page("/notifications").await;
+        assert_eq!(ids_of(&bob_page), bobs, "another's notification is untouched");
+        let bad = web.post_form("/notifications/read-selected", &[("ids", "x")]).await;
+        assert_eq!(bad.status(), 303);
+        let (_, page) = web.page("/notifications").await;
+        assert_eq!(ids_of(&page).len(), 1, "a malformed selection changes nothing");
+    }
 }
