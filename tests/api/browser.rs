@@ -97,7 +97,7 @@ async fn login_home_logout_and_old_cookie_is_dead() {
 /// no console error, and no serious or critical accessibility violation
 /// (axe-core). Refusal pages are expected to log their 403/404 status only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_page_for_every_role_is_free_of_errors_and_serious_accessibility_faults() {
+async fn every_page_for_every_role_is_free_of_errors_and_serious_accessibility_faults_and_works_by_keyboard() {
     if !browser_available() {
         return;
     }
@@ -122,7 +122,7 @@ async fn every_page_for_every_role_is_free_of_errors_and_serious_accessibility_f
     ];
     let team = ["/monitor", "/monitor?view=board", "/monitor?view=table", "/tasks/new"].map(String::from);
     let edit = [format!("/tasks/{task}/edit")];
-    let admin_pages = ["/jobs", "/admin/users", "/admin/audit", "/payroll"].map(String::from);
+    let admin_pages = ["/jobs", "/admin/users", "/admin/audit", "/payroll", "/admin/settings"].map(String::from);
     let plan: Vec<(Option<&TestUser>, Vec<String>)> = vec![
         (None, vec!["/login".into()]),
         (Some(&employee), [&mine[..], &["/admin/users".to_string()]].concat()),
@@ -155,6 +155,9 @@ async fn every_page_for_every_role_is_free_of_errors_and_serious_accessibility_f
             }
             for violation in accessibility_violations(&client).await {
                 faults.push(format!("{who} {page}: a11y: {violation}"));
+            }
+            for fault in keyboard_faults(&client).await {
+                faults.push(format!("{who} {page}: keyboard: {fault}"));
             }
         }
         client.close().await.expect("close");

@@ -62,10 +62,14 @@ pub struct Fragments {
     pub board_html: String,
     /// The same, swapped in place.
     pub board_frame: ByteString,
+    /// The in-place board card followed by the all-task counters.
+    pub board_counters_frame: ByteString,
     /// The table's row, plain (to insert).
     pub row_html: String,
     /// The same, swapped in place.
     pub row_frame: ByteString,
+    /// The in-place row followed by the all-task counters.
+    pub row_counters_frame: ByteString,
     /// The live state block of My tasks and the detail page, as a frame.
     pub state_frame: ByteString,
 }
@@ -90,15 +94,19 @@ impl TaskUpdate {
     fn render(&self, times: &Times) -> Fragments {
         let card = &self.card;
         let monitor_html = partials::monitor_card(card, times, Some("true"));
+        let board_frame = partials::board_card(card, times, Some("true"));
+        let row_frame = partials::row_frame(&partials::task_row(card, times, Some("true")));
         let counters = self.all_counters.as_deref().unwrap_or("");
         Fragments {
             card_counters_frame: ByteString::from(format!("{monitor_html}{counters}")),
             card_frame: ByteString::from(monitor_html),
             monitor_new_html: partials::insert_first("#monitor-grid", &partials::monitor_card(card, times, None)),
             board_html: partials::board_card(card, times, None),
-            board_frame: ByteString::from(partials::board_card(card, times, Some("true"))),
+            board_counters_frame: ByteString::from(format!("{board_frame}{counters}")),
+            board_frame: ByteString::from(board_frame),
             row_html: partials::task_row(card, times, None),
-            row_frame: ByteString::from(partials::row_frame(&partials::task_row(card, times, Some("true")))),
+            row_counters_frame: ByteString::from(format!("{row_frame}{counters}")),
+            row_frame: ByteString::from(row_frame),
             state_frame: ByteString::from(partials::task_state(card, times, true)),
         }
     }

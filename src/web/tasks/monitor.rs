@@ -170,10 +170,15 @@ impl LiveView for MonitorLive {
             match layout {
                 MonitorLayout::Cards if global => fragments.card_counters_frame.clone(),
                 MonitorLayout::Cards => fragments.card_frame.clone(),
-                MonitorLayout::Table => format!("{}{counters}", fragments.row_frame).into(),
+                MonitorLayout::Table if global => fragments.row_counters_frame.clone(),
+                MonitorLayout::Table => fragments.row_frame.clone(),
                 // Same column: in place; another: it moves to the new column's top.
                 MonitorLayout::Board if was.as_deref() == Some(card.task.status.as_str()) => {
-                    format!("{}{counters}", fragments.board_frame).into()
+                    if global {
+                        fragments.board_counters_frame.clone()
+                    } else {
+                        fragments.board_frame.clone()
+                    }
                 }
                 MonitorLayout::Board => format!(
                     "{}{}{counters}",

@@ -218,3 +218,64 @@ pub async fn accessibility_violations(client: &Client) -> Vec<String> {
     let found = client.execute_async(&run, vec![]).await.unwrap_or_else(|e| panic!("run axe-core: {e}"));
     found.as_array().into_iter().flatten().map(|v| v.as_str().unwrap_or_default().to_string()).collect()
 }
+
+/// Keyboard use of the page: pressing Tab from the top reaches every
+/// visible control (inside a closed `<details>` only its summary; one radio
+/// per group), and every control Tab reaches shows a focus indicator.
+/// Returns what fails, each as "reason: element".
+pub async fn keyboard_faults(client: &Client) -> Vec<String> {
+    const SETUP: &str = r#"
+      var key = function (el) { if (!el.__k) el.__k = 'k' + Math.random().toString(36).slice(2); return el.__k; };
+      var describe = function (el) {
+        return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+          (el.getAttribute('name') ? '[name=' + el.getAttribute('name') + ']' : '') +
+          ' "' + (el.textContent || el.value || el.getAttribute('aria-label') || '').trim().slice(0, 30) + '"';
+      };
+      window.__focused = [];
+      document.addEventListener('focusin', function (e) {
+        var s = getComputedStyle(e.target);
+        var ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+        window.__focused.push({ key: key(e.target), ring: ring, what: describe(e.target) });
+      });
+      var seenRadio = {};
+      var sel = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])';
+      var list = Array.prototype.filter.call(document.querySelectorAll(sel), function (el) {
+        if (el.disabled || el.tabIndex < 0 || el.closest('[inert], dialog:not([open])')) return false;
+        var host = el.tagName === 'SUMMARY' ? el.parentElement.parentElement : el.parentElement;
+        if (host && host.closest('details:not([open])')) return false;
+        if (el.type === 'radio') {
+          var group = document.querySelectorAll('input[type=radio][name="' + el.name + '"]');
+          var chosen = Array.prototype.find.call(group, function (r) { return r.checked; }) || group[0];
+          if (chosen !== el || seenRadio[el.name]) return false;
+          seenRadio[el.name] = true;
+        }
+        var r = el.getBoundingClientRect(), s = getComputedStyle(el);
+        return r.width > 0 && r.height > 0 && s.visibility !== 'hidden';
+      });
+      window.__tabbable = list.map(function (el) { return { key: key(el), what: describe(el) }; });
+      if (document.activeElement) document.activeElement.blur();
+      window.scrollTo(0, 0);
+      return list.length;"#;
+    const RESULT: &str = r#"
+      var reached = {};
+      window.__focused.forEach(function (f) { reached[f.key] = true; });
+      var out = [];
+      window.__tabbable.forEach(function (t) { if (!reached[t.key]) out.push('not reachable by Tab: ' + t.what); });
+      var told = {};
+      window.__focused.forEach(function (f) {
+        if (!f.ring && !told[f.key]) { told[f.key] = true; out.push('no visible focus: ' + f.what); }
+      });
+      return out;"#;
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let count = client.execute(SETUP, vec![]).await.expect("list the controls").as_u64().unwrap_or(0);
+    let tab: char = fantoccini::key::Key::Tab.into();
+    let mut keys = KeyActions::new("keyboard".into());
+    // Date and time inputs take a Tab stop per part (day, month, …): press
+    // enough to pass them all (going round again is harmless).
+    for _ in 0..count * 2 + 20 {
+        keys = keys.then(KeyAction::Down { value: tab }).then(KeyAction::Up { value: tab });
+    }
+    client.perform_actions(keys).await.expect("press Tab through the page");
+    let faults = client.execute(RESULT, vec![]).await.expect("read what Tab reached");
+    faults.as_array().into_iter().flatten().filter_map(|f| f.as_str().map(str::to_string)).collect()
+}
