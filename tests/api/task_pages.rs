@@ -440,8 +440,25 @@ both_backends! {
             assert_escaped(&path, &body);
         }
         let ann_browser = app.browser_for(&ann).await;
-        let body = ann_browser.get("/tasks").await.text().await.expect("body");
-        assert_escaped("/tasks", &body);
+        for path in ["/tasks", "/notifications"] {
+            let body = ann_browser.get(path).await.text().await.expect("body");
+            assert_escaped(path, &body);
+        }
+
+        // A hostile display name, wherever people are listed.
+        let ann_id = ann.id;
+        app.db
+            .write(move |c| {
+                use diesel::prelude::*;
+                use taskpulse::schema::users;
+                Ok::<_, DbError>(diesel::update(users::table.find(ann_id)).set(users::full_name.eq(HOSTILE)).execute(c)?)
+            })
+            .await
+            .expect("renamed");
+        for path in ["/admin/users", "/tasks/new", "/monitor?view=board", "/monitor?view=table", "/monitor?view=cards"] {
+            let body = browser.get(path).await.text().await.expect("body");
+            assert_escaped(path, &body);
+        }
     }
 
     async fn the_json_feed_sends_api_clients_only_what_they_may_see(app: TestApp) {
