@@ -280,6 +280,7 @@ pub async fn task_status(
         assignee_id: q.assignee,
         scope: None,
         open: None,
+        overdue_at: None,
     };
     let page = task_views::monitor(&state.db, &state.hub, &user.actor, filter, paging.page, paging.per_page).await?;
     let pages = page.pages();

@@ -27,6 +27,8 @@ pub struct TaskFilter {
     pub scope: Option<(Option<i64>, i64)>,
     /// Open tasks only (`Some(true)`), closed ones only (`Some(false)`).
     pub open: Option<bool>,
+    /// Open tasks past due at this time only.
+    pub overdue_at: Option<NaiveDateTime>,
 }
 
 /// The statuses of closed tasks.
@@ -43,6 +45,9 @@ fn filtered(filter: &TaskFilter, with_status: bool) -> Boxed<'static> {
         Some(true) => query = query.filter(tasks::status.ne_all(CLOSED)),
         Some(false) => query = query.filter(tasks::status.eq_any(CLOSED)),
         None => {}
+    }
+    if let Some(at) = filter.overdue_at {
+        query = query.filter(tasks::due_at.lt(at)).filter(tasks::status.ne_all(CLOSED));
     }
     if let Some(priority) = filter.priority.clone() {
         query = query.filter(tasks::priority.eq(priority));

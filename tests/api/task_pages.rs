@@ -545,3 +545,30 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    async fn the_monitor_filters_overdue_tasks_and_keeps_the_filter_live(app: TestApp) {
+        let admin = app.create_user("od-admin", Role::Admin).await;
+        let ann = app.create_user("od-ann", Role::Employee).await;
+        let late = create_task(&app, &admin, TaskSpec::new("Late", &[&ann]).due("2099-01-01T10:00")).await;
+        set_due(&app, late, taskpulse::db::now() - chrono::Duration::hours(3)).await;
+        let on_time = create_task(&app, &admin, TaskSpec::new("On time", &[&ann]).due("2099-01-01T10:00")).await;
+        let mut web = app.browser_for(&admin).await;
+        for view in ["cards", "board", "table"] {
+            let (_, page) = web.page(&format!("/monitor?view={view}&overdue=1")).await;
+            assert_eq!(count_of(&page, &format!("#mon-{late}")), 1, "{view}: the overdue task");
+            assert_eq!(count_of(&page, &format!("#mon-{on_time}")), 0, "{view}: not the one on time");
+            assert_eq!(count_of(&page, "input[name=overdue][checked]"), 1, "{view}: the filter is shown on");
+        }
+        // Live: a change to the on-time task does not add it; completing the
+        // late one takes it off (no longer overdue).
+        let mut socket = live_socket(&app, &admin, "view=monitor&layout=cards&overdue=1&since=999999").await.0;
+        frame_with(&mut socket, "id=\"monitor-grid\"", Duration::from_secs(5)).await.expect("resync");
+        api_progress(&app, &ann, on_time, 20).await;
+        let frames = frames_within(&mut socket, Duration::from_millis(700)).await;
+        assert!(frames.iter().all(|f| !f.contains(&format!("mon-{on_time}"))), "not overdue, not shown: {frames:?}");
+        api_progress(&app, &ann, late, 100).await;
+        let gone = frame_with(&mut socket, &format!("mon-{late}"), Duration::from_secs(5)).await.expect("the late one leaves");
+        assert!(gone.contains("hx-swap-oob=\"delete\""), "{gone}");
+    }
+}

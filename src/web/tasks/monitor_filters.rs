@@ -59,6 +59,8 @@ pub struct MonitorQuery {
     team: Option<String>,
     project: Option<String>,
     assignee: Option<String>,
+    /// Overdue tasks only ("1").
+    overdue: Option<String>,
     page: Option<String>,
     /// The page's layout.
     view: Option<String>,
@@ -79,6 +81,8 @@ pub struct MonitorFilters {
     pub project: Option<i64>,
     /// Assignee id.
     pub assignee: Option<i64>,
+    /// Open tasks past due only.
+    pub overdue: bool,
     /// Page (from 1).
     pub page: i64,
     /// Board, table or cards.
@@ -95,6 +99,7 @@ impl MonitorFilters {
             team: id(&query.team),
             project: id(&query.project),
             assignee: id(&query.assignee),
+            overdue: matches!(query.overdue.as_deref().map(str::trim), Some("1" | "true" | "on")),
             page: id(&query.page).unwrap_or(1).max(1),
             layout: MonitorLayout::parse(query.layout.as_deref().or(query.view.as_deref())),
         }
@@ -110,6 +115,7 @@ impl MonitorFilters {
             assignee_id: self.assignee,
             scope: None,
             open: None,
+            overdue_at: self.overdue.then(crate::db::now),
         }
     }
 
@@ -129,6 +135,9 @@ impl MonitorFilters {
         if let Some(p) = &self.priority {
             parts.push(format!("priority={p}"));
         }
+        if self.overdue {
+            parts.push("overdue=1".to_string());
+        }
         for (name, value) in [("team", self.team), ("project", self.project), ("assignee", self.assignee)] {
             if let Some(v) = value {
                 parts.push(format!("{name}={v}"));
@@ -147,6 +156,7 @@ impl MonitorFilters {
             && self.project.is_none_or(|p| task.project_id == Some(p))
             && self.assignee.is_none_or(|a| card.assignee_teams.iter().any(|(user, _)| *user == a))
             && self.team.is_none_or(|t| card.assignee_teams.iter().any(|(_, team)| *team == Some(t)))
+            && (!self.overdue || card.overdue)
     }
 
     /// No filter narrows the tasks (the all-task counters apply).
@@ -156,5 +166,6 @@ impl MonitorFilters {
             && self.team.is_none()
             && self.project.is_none()
             && self.assignee.is_none()
+            && !self.overdue
     }
 }
