@@ -17,7 +17,8 @@
 //! 5. the server's RSS at start, after 100 concurrent logins, after 60 s of
 //!    200 mixed clients (logins, pages, progress updates) and after 30 s idle.
 //!
-//! `BENCH_ONLY=fanout`, `BENCH_ONLY=jobs` or `BENCH_ONLY=memory` runs one part.
+//! `BENCH_ONLY=progress`, `BENCH_ONLY=fanout`, `BENCH_ONLY=jobs` or
+//! `BENCH_ONLY=memory` runs one part.
 //!
 //! Build and run (release): `cargo build --release --bins --examples &&
 //! ./target/release/examples/bench`. Everything listens on 127.0.0.1 and
@@ -548,6 +549,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!();
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("progress") {
+        return Ok(());
+    }
 
     {
         let dir = tempfile::tempdir()?;
