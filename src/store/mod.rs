@@ -1,6 +1,10 @@
 //! Queries, one module per aggregate. The only place that builds SQL. Every
 //! function takes `&mut DbConn` and runs on both backends.
 
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::{QueryResult, RunQueryDsl};
+
 pub mod audit;
 pub mod devices;
 pub mod emails;
@@ -31,3 +35,35 @@ macro_rules! per_backend {
         }
     };
 }
+
+/// A statement whose SQL never varies, marked so each connection prepares it
+/// once and reuses it. Diesel never reuses its UPDATE statements (a changeset
+/// may skip `None` fields, so their SQL can vary), and re-parsing them on
+/// every progress update was a visible share of the write path. Wrap only a
+/// statement whose text is fixed: plain `.set((col.eq(..), ..))` tuples, no
+/// optional changeset fields, no variable-length `IN` lists. The statement is
+/// looked up by its SQL text, so a different text is a different statement.
+#[derive(Debug, Clone, Copy)]
+pub struct Reused<Q>(pub Q);
+
+impl<Q, DB> QueryFragment<DB> for Reused<Q>
+where
+    DB: Backend,
+    Q: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> QueryId for Reused<Q> {
+    // No static id: the cache key is the SQL text itself.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for Reused<Q> {}

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::Reused;
 use crate::db::DbConn;
 use crate::schema::{assignments, projects, task_progress, task_skills, tasks, users};
 
@@ -174,8 +175,8 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Task>> {
 /// Applies a change if the task is still at `expected_version`; returns
 /// whether it was applied (false: someone changed it meanwhile).
 pub fn apply_change(conn: &mut DbConn, id: i64, expected_version: i32, change: &StateChange) -> QueryResult<bool> {
-    let rows = diesel::update(tasks::table.filter(tasks::id.eq(id)).filter(tasks::version.eq(expected_version)))
-        .set((
+    let update =
+        diesel::update(tasks::table.filter(tasks::id.eq(id)).filter(tasks::version.eq(expected_version))).set((
             tasks::progress.eq(change.progress),
             tasks::status.eq(&change.status),
             tasks::completed_at.eq(change.completed_at),
@@ -183,9 +184,8 @@ pub fn apply_change(conn: &mut DbConn, id: i64, expected_version: i32, change: &
             tasks::last_progress_updated_by.eq(Some(change.by)),
             tasks::version.eq(expected_version + 1),
             tasks::updated_at.eq(change.at),
-        ))
-        .execute(conn)?;
-    Ok(rows == 1)
+        ));
+    Ok(Reused(update).execute(conn)? == 1)
 }
 
 /// An assignee of a task.
@@ -220,9 +220,11 @@ pub fn set_assignment_status(
     status: &str,
     completed_at: Option<NaiveDateTime>,
 ) -> QueryResult<usize> {
-    diesel::update(assignments::table.filter(assignments::task_id.eq(task_id)))
-        .set((assignments::status.eq(status), assignments::completed_at.eq(completed_at)))
-        .execute(conn)
+    Reused(
+        diesel::update(assignments::table.filter(assignments::task_id.eq(task_id)))
+            .set((assignments::status.eq(status), assignments::completed_at.eq(completed_at))),
+    )
+    .execute(conn)
 }
 
 /// Inserts a task and returns its id.
