@@ -2,7 +2,10 @@
 //! function takes `&mut DbConn` and runs on both backends.
 
 use diesel::backend::Backend;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::expression::{AppearsOnTable, Expression};
+use diesel::query_builder::{AsChangeset, AstPass, QueryFragment, QueryId};
+use diesel::query_source::Table;
+use diesel::sql_types::Bool;
 use diesel::{QueryResult, RunQueryDsl};
 
 pub mod audit;
@@ -36,34 +39,51 @@ macro_rules! per_backend {
     };
 }
 
-/// A statement whose SQL never varies, marked so each connection prepares it
-/// once and reuses it. Diesel never reuses its UPDATE statements (a changeset
-/// may skip `None` fields, so their SQL can vary), and re-parsing them on
-/// every progress update was a visible share of the write path. Wrap only a
-/// statement whose text is fixed: plain `.set((col.eq(..), ..))` tuples, no
-/// optional changeset fields, no variable-length `IN` lists. The statement is
-/// looked up by its SQL text, so a different text is a different statement.
-#[derive(Debug, Clone, Copy)]
-pub struct Reused<Q>(pub Q);
+/// `UPDATE table SET (fixed columns) WHERE filter`, prepared once per
+/// connection and reused. Diesel never reuses its own UPDATE statements (a
+/// struct changeset may skip `None` fields, so their text can vary), and
+/// re-parsing them on every progress update was a visible share of the write
+/// path. Here the columns are a plain tuple of `col.eq(value)`, so the text
+/// is fixed; the statement is looked up by that text and its bind types, so a
+/// different text is simply a different statement.
+#[derive(Debug, Clone)]
+pub struct FixedUpdate<F, S, W> {
+    from: F,
+    set: S,
+    filter: W,
+}
 
-impl<Q, DB> QueryFragment<DB> for Reused<Q>
+/// Builds a [`FixedUpdate`] of `table`: `set` a tuple of `col.eq(value)`.
+pub fn fixed_update<T, C, W>(table: T, filter: W, set: C) -> FixedUpdate<T::FromClause, C::Changeset, W>
+where
+    T: Table,
+    C: AsChangeset<Target = T>,
+    W: AppearsOnTable<T> + Expression<SqlType = Bool>,
+{
+    FixedUpdate { from: table.from_clause(), set: set.as_changeset(), filter }
+}
+
+impl<F, S, W, DB> QueryFragment<DB> for FixedUpdate<F, S, W>
 where
     DB: Backend,
-    Q: QueryFragment<DB>,
+    F: QueryFragment<DB>,
+    S: QueryFragment<DB>,
+    W: QueryFragment<DB>,
 {
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-
-    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
-        Ok(true)
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE ");
+        self.from.walk_ast(out.reborrow())?;
+        out.push_sql(" SET ");
+        self.set.walk_ast(out.reborrow())?;
+        out.push_sql(" WHERE ");
+        self.filter.walk_ast(out.reborrow())
     }
 }
 
-impl<Q> QueryId for Reused<Q> {
+impl<F, S, W> QueryId for FixedUpdate<F, S, W> {
     // No static id: the cache key is the SQL text itself.
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<Q, Conn> RunQueryDsl<Conn> for Reused<Q> {}
+impl<F, S, W, Conn> RunQueryDsl<Conn> for FixedUpdate<F, S, W> {}

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::Reused;
+use super::fixed_update;
 use crate::db::DbConn;
 use crate::schema::{assignments, projects, task_progress, task_skills, tasks, users};
 
@@ -175,8 +175,10 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Task>> {
 /// Applies a change if the task is still at `expected_version`; returns
 /// whether it was applied (false: someone changed it meanwhile).
 pub fn apply_change(conn: &mut DbConn, id: i64, expected_version: i32, change: &StateChange) -> QueryResult<bool> {
-    let update =
-        diesel::update(tasks::table.filter(tasks::id.eq(id)).filter(tasks::version.eq(expected_version))).set((
+    let update = fixed_update(
+        tasks::table,
+        tasks::id.eq(id).and(tasks::version.eq(expected_version)),
+        (
             tasks::progress.eq(change.progress),
             tasks::status.eq(&change.status),
             tasks::completed_at.eq(change.completed_at),
@@ -184,8 +186,9 @@ pub fn apply_change(conn: &mut DbConn, id: i64, expected_version: i32, change: &
             tasks::last_progress_updated_by.eq(Some(change.by)),
             tasks::version.eq(expected_version + 1),
             tasks::updated_at.eq(change.at),
-        ));
-    Ok(Reused(update).execute(conn)? == 1)
+        ),
+    );
+    Ok(update.execute(conn)? == 1)
 }
 
 /// An assignee of a task.
@@ -220,9 +223,10 @@ pub fn set_assignment_status(
     status: &str,
     completed_at: Option<NaiveDateTime>,
 ) -> QueryResult<usize> {
-    Reused(
-        diesel::update(assignments::table.filter(assignments::task_id.eq(task_id)))
-            .set((assignments::status.eq(status), assignments::completed_at.eq(completed_at))),
+    fixed_update(
+        assignments::table,
+        assignments::task_id.eq(task_id),
+        (assignments::status.eq(status), assignments::completed_at.eq(completed_at)),
     )
     .execute(conn)
 }
