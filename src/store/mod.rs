@@ -28,7 +28,10 @@ pub mod tokens;
 pub mod users;
 
 /// Runs the same code on the concrete connection of either backend, for the
-/// few statements the connection enum cannot express (upserts, batch inserts).
+/// few statements the connection enum cannot express (upserts, batch inserts),
+/// and for the statements of the progress-update path: the enum writes out
+/// a statement's SQL on every call even when the connection has it prepared,
+/// the concrete connection finds it by type alone.
 #[macro_export]
 macro_rules! per_backend {
     ($conn:expr, $c:ident => $body:expr) => {
@@ -44,17 +47,15 @@ macro_rules! per_backend {
 /// struct changeset may skip `None` fields, so their text can vary), and
 /// re-parsing them on every progress update was a visible share of the write
 /// path. Here the columns are a plain tuple of `col.eq(value)`, so the text
-/// is fixed; the statement is looked up by that text and its bind types, so a
-/// different text is simply a different statement.
-#[derive(Debug, Clone)]
-pub struct FixedUpdate<F, S, W> {
-    from: F,
-    set: S,
+/// is fixed by the types and the statement is cached like a SELECT.
+pub struct FixedUpdate<T: Table, C: AsChangeset, W> {
+    from: T::FromClause,
+    set: C::Changeset,
     filter: W,
 }
 
 /// Builds a [`FixedUpdate`] of `table`: `set` a tuple of `col.eq(value)`.
-pub fn fixed_update<T, C, W>(table: T, filter: W, set: C) -> FixedUpdate<T::FromClause, C::Changeset, W>
+pub fn fixed_update<T, C, W>(table: T, filter: W, set: C) -> FixedUpdate<T, C, W>
 where
     T: Table,
     C: AsChangeset<Target = T>,
@@ -63,11 +64,13 @@ where
     FixedUpdate { from: table.from_clause(), set: set.as_changeset(), filter }
 }
 
-impl<F, S, W, DB> QueryFragment<DB> for FixedUpdate<F, S, W>
+impl<T, C, W, DB> QueryFragment<DB> for FixedUpdate<T, C, W>
 where
     DB: Backend,
-    F: QueryFragment<DB>,
-    S: QueryFragment<DB>,
+    T: Table,
+    T::FromClause: QueryFragment<DB>,
+    C: AsChangeset,
+    C::Changeset: QueryFragment<DB>,
     W: QueryFragment<DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
@@ -80,10 +83,20 @@ where
     }
 }
 
-impl<F, S, W> QueryId for FixedUpdate<F, S, W> {
-    // No static id: the cache key is the SQL text itself.
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// Marks the statement cache key of a [`FixedUpdate`].
+pub struct UpdateOf;
+
+// The text follows from the table, changeset and filter types alone: a
+// changeset part that may be left out (an `Option`) has no `QueryId`, so it
+// does not compile here.
+impl<T, C, W> QueryId for FixedUpdate<T, C, W>
+where
+    T: Table + QueryId,
+    C: AsChangeset + QueryId,
+    W: QueryId,
+{
+    type QueryId = (UpdateOf, T::QueryId, C::QueryId, W::QueryId);
+    const HAS_STATIC_QUERY_ID: bool = T::HAS_STATIC_QUERY_ID && C::HAS_STATIC_QUERY_ID && W::HAS_STATIC_QUERY_ID;
 }
 
-impl<F, S, W, Conn> RunQueryDsl<Conn> for FixedUpdate<F, S, W> {}
+impl<T: Table, C: AsChangeset, W, Conn> RunQueryDsl<Conn> for FixedUpdate<T, C, W> {}

@@ -169,7 +169,7 @@ pub struct StateChange {
 
 /// Finds a task.
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Task>> {
-    tasks::table.find(id).first(conn).optional()
+    crate::per_backend!(conn, c => tasks::table.find(id).first(c).optional())
 }
 
 /// Applies a change if the task is still at `expected_version`; returns
@@ -188,7 +188,7 @@ pub fn apply_change(conn: &mut DbConn, id: i64, expected_version: i32, change: &
             tasks::updated_at.eq(change.at),
         ),
     );
-    Ok(update.execute(conn)? == 1)
+    Ok(crate::per_backend!(conn, c => update.execute(c))? == 1)
 }
 
 /// An assignee of a task.
@@ -208,12 +208,12 @@ pub struct Assignee {
 
 /// The assignees of a task, by name.
 pub fn assignees(conn: &mut DbConn, task_id: i64) -> QueryResult<Vec<Assignee>> {
-    assignments::table
+    let query = assignments::table
         .inner_join(users::table)
         .filter(assignments::task_id.eq(task_id))
         .select((users::id, users::username, users::full_name, users::team_id, assignments::status))
-        .order(users::full_name.asc())
-        .load(conn)
+        .order(users::full_name.asc());
+    crate::per_backend!(conn, c => query.load(c))
 }
 
 /// Sets every assignment of a task to a per-assignee status.
@@ -223,12 +223,12 @@ pub fn set_assignment_status(
     status: &str,
     completed_at: Option<NaiveDateTime>,
 ) -> QueryResult<usize> {
-    fixed_update(
+    let update = fixed_update(
         assignments::table,
         assignments::task_id.eq(task_id),
         (assignments::status.eq(status), assignments::completed_at.eq(completed_at)),
-    )
-    .execute(conn)
+    );
+    crate::per_backend!(conn, c => update.execute(c))
 }
 
 /// Inserts a task and returns its id.
@@ -314,7 +314,7 @@ pub fn insert_assignment(conn: &mut DbConn, new: &NewAssignment) -> QueryResult<
 
 /// Appends a trail row.
 pub fn append_progress(conn: &mut DbConn, row: &NewProgress) -> QueryResult<usize> {
-    diesel::insert_into(task_progress::table).values(row).execute(conn)
+    crate::per_backend!(conn, c => diesel::insert_into(task_progress::table).values(row).execute(c))
 }
 
 /// Number of tasks per status, ordered by status.
