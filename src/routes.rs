@@ -61,10 +61,12 @@ macro_rules! routes {
 /// middleware. The full patterns, and so the policies, are unchanged.
 #[derive(Default)]
 struct Scopes {
-    /// Routes by first segment, segments in order of first appearance:
-    /// (segment, [(path within the segment, full path, route)]).
-    groups: Vec<(&'static str, Vec<(&'static str, &'static str, Route)>)>,
+    /// Routes by first segment, segments in order of first appearance.
+    groups: Vec<(&'static str, Vec<Entry>)>,
 }
+
+/// A route of a [`Scopes`] group: (path within the segment, full path, route).
+type Entry = (&'static str, &'static str, Route);
 
 impl Scopes {
     fn add(&mut self, path: &'static str, route: Route) {
