@@ -2,7 +2,7 @@
 //! that names handlers (pages, API, live sockets). A route cannot exist
 //! without a declared policy: [`configure`] registers exactly [`ROUTES`].
 
-use actix_web::web;
+use actix_web::{Route, web};
 
 use crate::api;
 use crate::http::access::{ADMIN, ADMIN_MANAGER, ANY_ROLE, Access, MONITOR_ROLES, NavLink, RouteSpec};
@@ -44,11 +44,58 @@ macro_rules! routes {
             $(RouteSpec { method: stringify!($method), path: $path, access: $access },)*
         ];
 
-        /// Registers every route of [`ROUTES`].
+        /// Registers every route of [`ROUTES`], grouped by first segment
+        /// (see [`Scopes`]).
         pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(cfg.route($path, web::method(actix_web::http::Method::$method).to($handler));)*
+            let mut scopes = Scopes::default();
+            $(scopes.add($path, web::method(actix_web::http::Method::$method).to($handler));)*
+            scopes.register(cfg);
         }
     };
+}
+
+/// The routes grouped by their first path segment, one actix scope per
+/// segment shared by several routes (`/api`, `/tasks`, `/payroll`…), in table
+/// order. A request is then matched against a handful of prefixes and the
+/// routes of one scope, not against every dynamic pattern of the table in
+/// turn (each a regex), and so is the pattern lookup of the access
+/// middleware. The full patterns, and so the policies, are unchanged.
+#[derive(Default)]
+struct Scopes {
+    /// Routes by first segment, segments in order of first appearance.
+    groups: Vec<(&'static str, Vec<Entry>)>,
+}
+
+/// A route of a [`Scopes`] group: (path within the segment, full path, route).
+type Entry = (&'static str, &'static str, Route);
+
+impl Scopes {
+    fn add(&mut self, path: &'static str, route: Route) {
+        // "/api/task/{id}/progress/" → ("/api", "/task/{id}/progress/");
+        // "/tasks" → ("/tasks", ""); "/" → ("/", "").
+        let end = path[1..].find('/').map_or(path.len(), |i| i + 1);
+        let (prefix, rest) = path.split_at(end);
+        match self.groups.iter_mut().find(|(p, _)| *p == prefix) {
+            Some((_, routes)) => routes.push((rest, path, route)),
+            None => self.groups.push((prefix, vec![(rest, path, route)])),
+        }
+    }
+
+    /// Distinct first segments never match the same path, so registering
+    /// the groups one after the other keeps the table's first-match order.
+    fn register(self, cfg: &mut web::ServiceConfig) {
+        for (prefix, routes) in self.groups {
+            if routes.len() == 1 || prefix == "/" {
+                for (_, path, route) in routes {
+                    cfg.route(path, route);
+                }
+            } else {
+                let scope =
+                    routes.into_iter().fold(web::scope(prefix), |scope, (rest, _, route)| scope.route(rest, route));
+                cfg.service(scope);
+            }
+        }
+    }
 }
 
 routes! {

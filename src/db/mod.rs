@@ -63,6 +63,10 @@ impl Db {
             .max_size(options.pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(std::time::Duration::from_secs(10))
+            // A PostgreSQL connection can drop (server restart): check it on
+            // checkout. A SQLite file connection cannot, and the check cost
+            // a parsed `SELECT 1` on every read.
+            .test_on_check_out(backend == Backend::Postgres)
             .build(manager.clone())?;
         let writer = match backend {
             Backend::Sqlite => Some(writer::Writer::start(manager)?),

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::fixed_update;
 use crate::db::DbConn;
 use crate::schema::{assignments, projects, task_progress, task_skills, tasks, users};
 
@@ -168,14 +169,16 @@ pub struct StateChange {
 
 /// Finds a task.
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Task>> {
-    tasks::table.find(id).first(conn).optional()
+    crate::per_backend!(conn, c => tasks::table.find(id).first(c).optional())
 }
 
 /// Applies a change if the task is still at `expected_version`; returns
 /// whether it was applied (false: someone changed it meanwhile).
 pub fn apply_change(conn: &mut DbConn, id: i64, expected_version: i32, change: &StateChange) -> QueryResult<bool> {
-    let rows = diesel::update(tasks::table.filter(tasks::id.eq(id)).filter(tasks::version.eq(expected_version)))
-        .set((
+    let update = fixed_update(
+        tasks::table,
+        tasks::id.eq(id).and(tasks::version.eq(expected_version)),
+        (
             tasks::progress.eq(change.progress),
             tasks::status.eq(&change.status),
             tasks::completed_at.eq(change.completed_at),
@@ -183,9 +186,9 @@ pub fn apply_change(conn: &mut DbConn, id: i64, expected_version: i32, change: &
             tasks::last_progress_updated_by.eq(Some(change.by)),
             tasks::version.eq(expected_version + 1),
             tasks::updated_at.eq(change.at),
-        ))
-        .execute(conn)?;
-    Ok(rows == 1)
+        ),
+    );
+    Ok(crate::per_backend!(conn, c => update.execute(c))? == 1)
 }
 
 /// An assignee of a task.
@@ -205,12 +208,12 @@ pub struct Assignee {
 
 /// The assignees of a task, by name.
 pub fn assignees(conn: &mut DbConn, task_id: i64) -> QueryResult<Vec<Assignee>> {
-    assignments::table
+    let query = assignments::table
         .inner_join(users::table)
         .filter(assignments::task_id.eq(task_id))
         .select((users::id, users::username, users::full_name, users::team_id, assignments::status))
-        .order(users::full_name.asc())
-        .load(conn)
+        .order(users::full_name.asc());
+    crate::per_backend!(conn, c => query.load(c))
 }
 
 /// Sets every assignment of a task to a per-assignee status.
@@ -220,9 +223,12 @@ pub fn set_assignment_status(
     status: &str,
     completed_at: Option<NaiveDateTime>,
 ) -> QueryResult<usize> {
-    diesel::update(assignments::table.filter(assignments::task_id.eq(task_id)))
-        .set((assignments::status.eq(status), assignments::completed_at.eq(completed_at)))
-        .execute(conn)
+    let update = fixed_update(
+        assignments::table,
+        assignments::task_id.eq(task_id),
+        (assignments::status.eq(status), assignments::completed_at.eq(completed_at)),
+    );
+    crate::per_backend!(conn, c => update.execute(c))
 }
 
 /// Inserts a task and returns its id.
@@ -308,7 +314,7 @@ pub fn insert_assignment(conn: &mut DbConn, new: &NewAssignment) -> QueryResult<
 
 /// Appends a trail row.
 pub fn append_progress(conn: &mut DbConn, row: &NewProgress) -> QueryResult<usize> {
-    diesel::insert_into(task_progress::table).values(row).execute(conn)
+    crate::per_backend!(conn, c => diesel::insert_into(task_progress::table).values(row).execute(c))
 }
 
 /// Number of tasks per status, ordered by status.

@@ -77,14 +77,13 @@ pub fn revoke_all(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryR
 
 /// A live token (not revoked, owner active) with its owner.
 pub fn find_live(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<(ApiToken, User)>> {
-    api_tokens::table
+    let query = api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(api_tokens::revoked_at.is_null())
         .filter(users::is_active.eq(true))
-        .select((api_tokens::all_columns, users::all_columns))
-        .first(conn)
-        .optional()
+        .select((api_tokens::all_columns, users::all_columns));
+    crate::per_backend!(conn, c => query.first(c).optional())
 }
 
 /// Records a use of a token.
