@@ -126,15 +126,19 @@ pub fn project_names(conn: &mut DbConn, tasks: &[Task]) -> QueryResult<HashMap<i
 
 /// Assignees of several tasks at once, by task id.
 pub fn assignees_of(conn: &mut DbConn, task_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<Assignee>>> {
-    let rows: Vec<(i64, Assignee)> = assignments::table
+    let query = assignments::table
         .inner_join(users::table)
-        .filter(assignments::task_id.eq_any(task_ids))
         .select((
             assignments::task_id,
             (users::id, users::username, users::full_name, users::team_id, assignments::status),
         ))
-        .order((assignments::task_id.asc(), users::full_name.asc()))
-        .load(conn)?;
+        .order((assignments::task_id.asc(), users::full_name.asc()));
+    let rows: Vec<(i64, Assignee)> = match task_ids {
+        // One task (every live update): a statement prepared once and reused,
+        // where an IN list is prepared again on every call.
+        [task_id] => query.filter(assignments::task_id.eq(*task_id)).load(conn)?,
+        _ => query.filter(assignments::task_id.eq_any(task_ids)).load(conn)?,
+    };
     let mut by_task: HashMap<i64, Vec<Assignee>> = HashMap::new();
     for (task_id, assignee) in rows {
         by_task.entry(task_id).or_default().push(assignee);
