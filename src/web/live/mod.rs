@@ -5,3 +5,4 @@
 pub mod page;
 pub mod renderer;
 pub mod socket;
+pub mod update;
