@@ -11,15 +11,8 @@ use crate::both_backends;
 use crate::support::*;
 
 async fn complete(app: &TestApp, user: &TestUser, task_id: i64) {
-    let token = app.token_for(user).await;
-    let response = reqwest::Client::new()
-        .post(app.url(&format!("/api/task/{task_id}/complete/")))
-        .bearer_auth(token)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 200, "completed");
+    let (status, _) = Api::for_user(app, user).await.complete(task_id).await;
+    assert_eq!(status, 200, "completed");
 }
 
 both_backends! {
