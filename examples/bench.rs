@@ -17,7 +17,7 @@
 //! 5. the server's RSS at start, after 100 concurrent logins, after 60 s of
 //!    200 mixed clients (logins, pages, progress updates) and after 30 s idle.
 //!
-//! `BENCH_ONLY=progress`, `BENCH_ONLY=fanout`, `BENCH_ONLY=jobs` or
+//! `BENCH_ONLY=progress`, `BENCH_ONLY=fanout`, `BENCH_ONLY=pages`, `BENCH_ONLY=jobs` or
 //! `BENCH_ONLY=memory` runs one part.
 //!
 //! Build and run (release): `cargo build --release --bins --examples &&
@@ -499,11 +499,18 @@ async fn pages(tasks: usize) -> anyhow::Result<()> {
     let server = Server::start(dir.path(), "full").await?;
     let (admin, _) = sign_in(&server.base, "admin").await?;
     let (employee, _) = sign_in(&server.base, &seed.employees[0].0).await?;
-    let (p50, p99, size) = page_times(&admin, &format!("{}/monitor", server.base)).await?;
-    println!("  {tasks:>6} tasks  monitor:  p50 {}  p99 {}  {:.1} KiB", ms(p50), ms(p99), size as f64 / 1024.0);
+    for view in ["board", "table", "cards"] {
+        let (p50, p99, size) = page_times(&admin, &format!("{}/monitor?view={view}", server.base)).await?;
+        println!(
+            "  {tasks:>6} tasks  monitor ({view:<5}): p50 {}  p99 {}  {:.1} KiB",
+            ms(p50),
+            ms(p99),
+            size as f64 / 1024.0
+        );
+    }
     let (p50, p99, size) = page_times(&employee, &format!("{}/tasks", server.base)).await?;
     println!(
-        "  {tasks:>6} tasks  My tasks: p50 {}  p99 {}  {:.1} KiB ({} tasks for this employee)",
+        "  {tasks:>6} tasks  My tasks:        p50 {}  p99 {}  {:.1} KiB ({} tasks for this employee, 50 open a page)",
         ms(p50),
         ms(p99),
         size as f64 / 1024.0,
@@ -527,6 +534,10 @@ async fn main() -> anyhow::Result<()> {
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("memory") {
         return memory().await;
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("pages") {
+        pages(1_000).await?;
+        return pages(10_000).await;
     }
     println!("Progress updates over HTTP ({CLIENTS} concurrent clients, 1,000 tasks)");
     let mut rates = Vec::new();
@@ -571,7 +582,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
 
-    println!("Pages ({PAGE_SAMPLES} sequential loads each; monitor pages hold {} cards)", 60);
+    println!("Pages ({PAGE_SAMPLES} sequential loads each; board and cards hold 60 tasks, the table 100)");
     pages(1_000).await?;
     pages(10_000).await?;
     println!();
