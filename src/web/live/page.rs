@@ -76,6 +76,12 @@ pub trait LiveView: Send {
         None
     }
 
+    /// Whether changes left the counters stale (the socket's recount timer
+    /// runs only then, so an idle page costs no wake-ups).
+    fn counters_stale(&self) -> bool {
+        false
+    }
+
     /// Whether the page is refreshed on connect whatever its sequence.
     fn resync_on_connect(&self) -> bool {
         false

@@ -134,6 +134,7 @@ async fn serve_page(
     };
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut counters = tokio::time::interval(COUNTER_TICK);
+    counters.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let reason = loop {
         if !alive {
@@ -147,7 +148,7 @@ async fn serve_page(
                 }
                 alive = ws.ping(b"").await.is_ok();
             }
-            _ = counters.tick() => {
+            _ = counters.tick(), if page.view.counters_stale() => {
                 if let Some(filter) = page.view.stale_counters()
                     && let Some(html) = feed.counters(&state.db, &page.ctx.actor, filter).await
                 {

@@ -214,6 +214,10 @@ impl LiveView for MonitorLive {
         self.shown.has_person(user_id)
     }
 
+    fn counters_stale(&self) -> bool {
+        self.counters_stale
+    }
+
     fn stale_counters(&mut self) -> Option<TaskFilter> {
         std::mem::take(&mut self.counters_stale).then(|| self.filters.filter())
     }
