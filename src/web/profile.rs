@@ -29,10 +29,6 @@ struct ProfilePage {
 }
 
 impl ProfilePage {
-    fn zones(&self) -> impl Iterator<Item = &'static str> {
-        crate::domain::when::zone_names()
-    }
-
     fn error(&self, field: &str) -> Option<&String> {
         self.errors.get(field)
     }

@@ -24,12 +24,6 @@ struct SettingsPage {
     error: Option<String>,
 }
 
-impl SettingsPage {
-    fn zones(&self) -> impl Iterator<Item = &'static str> {
-        crate::domain::when::zone_names()
-    }
-}
-
 /// GET /admin/settings.
 pub async fn page(
     state: web::Data<AppState>,

@@ -171,10 +171,9 @@ impl MineLive {
     }
 
     fn learn(&mut self, list: &MyTaskList, times: &Times, role: Role) {
-        let cards: Vec<&TaskCard> = list.open.iter().chain(&list.closed).collect();
         self.shown = Shown::default();
         self.placed.clear();
-        for card in cards {
+        for card in list.open.iter().chain(&list.closed) {
             self.shown.insert(card);
             self.placed.insert(card.task.id, (group_of(card, times), partials::offers_controls(card, role)));
         }
