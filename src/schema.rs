@@ -1,6 +1,8 @@
 //! The diesel schema shared by both backends. Kept by hand (see STACK notes):
-//! `tests/api/migrations.rs` checks that every table here can be queried on
+//! `tests/api/database.rs` checks that every table here can be queried on
 //! both SQLite and PostgreSQL after the migrations ran.
+//! Longer than 400 lines: one `table!` block per table, and diesel wants the
+//! schema in one module so every pair of tables can join.
 
 diesel::table! {
     teams (id) {
@@ -26,6 +28,7 @@ diesel::table! {
         updated_at -> Timestamp,
         email_preference -> Text,
         time_zone -> Nullable<Text>,
+        gamification -> Bool,
     }
 }
 
@@ -322,6 +325,116 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    performance_logs (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        assignment_id -> BigInt,
+        task_id -> BigInt,
+        completed_at -> Timestamp,
+        on_time -> Bool,
+        task_skill_match -> Double,
+        difficulty -> Integer,
+        hours_taken -> Double,
+        days_early -> Nullable<Double>,
+        task_estimation_accuracy -> Nullable<Double>,
+        tasks_completed -> Integer,
+        on_time_ratio -> Double,
+        skill_accuracy -> Double,
+        difficulty_factor -> Double,
+        avg_completion_time -> Double,
+        avg_completion_speed -> Double,
+        experience_level -> Integer,
+        performance_score -> Double,
+        score_change -> Double,
+        completion_rate -> Double,
+        estimation_accuracy -> Double,
+        workload_balance -> Double,
+        skill_utilization -> Double,
+        balanced_score -> Double,
+        balanced_change -> Double,
+        excluded -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    performance_totals (user_id) {
+        user_id -> BigInt,
+        completed -> Integer,
+        on_time -> Integer,
+        skill_sum -> Double,
+        difficulty_sum -> Double,
+        hours_sum -> Double,
+        early_days_sum -> Double,
+        due_count -> Integer,
+        accuracy_sum -> Double,
+        accuracy_count -> Integer,
+        on_time_streak -> Integer,
+        hard_completed -> Integer,
+        performance_score -> Double,
+        balanced_score -> Double,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    performance_snapshots (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        snapshot_date -> Date,
+        tasks_completed_today -> Integer,
+        cumulative_tasks -> Integer,
+        daily_on_time_ratio -> Double,
+        cumulative_on_time_ratio -> Double,
+        daily_performance_score -> Double,
+        cumulative_performance_score -> Double,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    performance_milestones (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        milestone_type -> Text,
+        milestone_name -> Text,
+        description -> Text,
+        achieved_value -> Double,
+        achievement_data -> Text,
+        achieved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    performance_badges (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        badge_name -> Text,
+        badge_description -> Text,
+        badge_icon -> Text,
+        criteria -> Text,
+        criteria_value -> Double,
+        is_active -> Bool,
+        earned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    performance_disputes (id) {
+        id -> BigInt,
+        log_id -> BigInt,
+        user_id -> BigInt,
+        field -> Text,
+        note -> Text,
+        status -> Text,
+        decided_by -> Nullable<BigInt>,
+        decision_note -> Text,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> teams (team_id));
 diesel::joinable!(schedule_slots -> schedules (schedule_name));
 diesel::joinable!(schedule_slots -> jobs (job_id));
@@ -345,6 +458,13 @@ diesel::joinable!(time_entries -> tasks (task_id));
 diesel::joinable!(payroll_records -> payroll_periods (period_id));
 diesel::joinable!(payroll_records -> users (user_id));
 diesel::joinable!(outbound_emails -> users (user_id));
+diesel::joinable!(performance_logs -> users (user_id));
+diesel::joinable!(performance_logs -> tasks (task_id));
+diesel::joinable!(performance_totals -> users (user_id));
+diesel::joinable!(performance_snapshots -> users (user_id));
+diesel::joinable!(performance_milestones -> users (user_id));
+diesel::joinable!(performance_badges -> users (user_id));
+diesel::joinable!(performance_disputes -> performance_logs (log_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     teams,
@@ -373,4 +493,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     payroll_periods,
     payroll_records,
     outbound_emails,
+    performance_logs,
+    performance_totals,
+    performance_snapshots,
+    performance_milestones,
+    performance_badges,
+    performance_disputes,
 );

@@ -21,6 +21,7 @@ pub const MIGRATION_VERSIONS: &[&str] = &[
     "20261202000005",
     "20261202000006",
     "20261203000007",
+    "20261203000008",
 ];
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -38,15 +38,18 @@ macro_rules! text_enum {
 
 pub mod access;
 pub mod account;
+pub mod badges;
 pub mod export;
 pub mod jobs;
 pub mod login;
 pub mod origin;
 pub mod password;
 pub mod payroll;
+pub mod performance;
 pub mod progress;
 pub mod redirect;
 pub mod role;
+pub mod statistics;
 pub mod task;
 pub mod task_form;
 pub mod text;

@@ -38,6 +38,8 @@ pub struct User {
     pub email_preference: String,
     /// Their own time zone (IANA name; `None`: the organisation's).
     pub time_zone: Option<String>,
+    /// Opted in to public leaderboards and badge notifications.
+    pub gamification: bool,
 }
 
 /// Fields of a new user.

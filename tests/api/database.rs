@@ -33,6 +33,18 @@ fn count_every_table(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
         schedules::table.count().get_result(conn)?,
         schedule_slots::table.count().get_result(conn)?,
         login_devices::table.count().get_result(conn)?,
+        org_settings::table.count().get_result(conn)?,
+        hourly_rates::table.count().get_result(conn)?,
+        time_entries::table.count().get_result(conn)?,
+        payroll_periods::table.count().get_result(conn)?,
+        payroll_records::table.count().get_result(conn)?,
+        outbound_emails::table.count().get_result(conn)?,
+        performance_logs::table.count().get_result(conn)?,
+        performance_totals::table.count().get_result(conn)?,
+        performance_snapshots::table.count().get_result(conn)?,
+        performance_milestones::table.count().get_result(conn)?,
+        performance_badges::table.count().get_result(conn)?,
+        performance_disputes::table.count().get_result(conn)?,
     ])
 }
 
@@ -53,7 +65,7 @@ async fn migrations_up_down_up(backend: Backend) {
         assert!(count_every_table(&mut conn).is_err(), "tables are gone after down");
         assert_eq!(pending_migrations(&mut conn).unwrap().len(), MIGRATION_VERSIONS.len());
         run_migrations(&mut conn).unwrap();
-        assert_eq!(count_every_table(&mut conn).unwrap().len(), 20);
+        assert_eq!(count_every_table(&mut conn).unwrap().len(), 32);
         // Column names and types of the newest table match schema.rs.
         let at = taskpulse::db::now();
         let device =
