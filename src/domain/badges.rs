@@ -15,12 +15,25 @@ pub struct Milestone {
     pub description: &'static str,
     /// The value reached.
     pub value: f64,
-    /// Tasks (true) or experience level (false).
-    by_tasks: bool,
+    /// What the value counts.
+    measure: Reach,
+}
+
+/// What a milestone's value counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Tasks completed.
+    Tasks,
+    /// Experience level.
+    Level,
 }
 
 const fn tasks(kind: &'static str, name: &'static str, description: &'static str, value: f64) -> Milestone {
-    Milestone { kind, name, description, value, by_tasks: true }
+    Milestone { kind, name, description, value, measure: Reach::Tasks }
+}
+
+const fn level(kind: &'static str, name: &'static str, description: &'static str, value: f64) -> Milestone {
+    Milestone { kind, name, description, value, measure: Reach::Level }
 }
 
 /// Every milestone, smallest first.
@@ -31,30 +44,32 @@ pub const MILESTONES: &[Milestone] = &[
     tasks("100_tasks", "Century", "Completed 100 tasks.", 100.0),
     tasks("250_tasks", "Quarter thousand", "Completed 250 tasks.", 250.0),
     tasks("1000_tasks", "Thousand", "Completed 1,000 tasks.", 1000.0),
-    Milestone {
-        kind: "level_5",
-        name: "Seasoned",
-        description: "Reached experience level 5.",
-        value: 5.0,
-        by_tasks: false,
-    },
-    Milestone {
-        kind: "level_10",
-        name: "Master",
-        description: "Reached experience level 10.",
-        value: 10.0,
-        by_tasks: false,
-    },
+    level("level_5", "Seasoned", "Reached experience level 5.", 5.0),
+    level("level_10", "Master", "Reached experience level 10.", 10.0),
 ];
 
 impl Milestone {
     /// Whether the totals reach it.
     pub fn reached(&self, totals: &Totals) -> bool {
-        if self.by_tasks {
-            totals.completed as f64 >= self.value
-        } else {
-            f64::from(experience_level(totals.difficulty_sum)) >= self.value
-        }
+        let reached = match self.measure {
+            Reach::Tasks => totals.completed as f64,
+            Reach::Level => f64::from(experience_level(totals.difficulty_sum)),
+        };
+        reached >= self.value
+    }
+}
+
+text_enum! {
+    /// What a badge measures (stored as its `criteria`).
+    Criterion {
+        /// On-time ratio, over 20 or more tasks.
+        OnTimeRatio => "on_time_ratio",
+        /// On-time completions in a row.
+        OnTimeStreak => "on_time_streak",
+        /// Completions of difficulty 8 or more.
+        HardTasks => "hard_tasks",
+        /// Mean skill match, over 10 or more tasks.
+        SkillAccuracy => "skill_accuracy",
     }
 }
 
@@ -69,8 +84,8 @@ pub struct Badge {
     pub description: &'static str,
     /// A short symbol shown with it.
     pub icon: &'static str,
-    /// The criterion, as stored.
-    pub criteria: &'static str,
+    /// What it measures.
+    pub criteria: Criterion,
     /// The criterion's value.
     pub criteria_value: f64,
 }
@@ -82,7 +97,7 @@ pub const BADGES: &[Badge] = &[
         title: "On-time pro",
         description: "Nine in ten tasks finished on time, over 20 or more.",
         icon: "⏱",
-        criteria: "on_time_ratio",
+        criteria: Criterion::OnTimeRatio,
         criteria_value: 0.9,
     },
     Badge {
@@ -90,7 +105,7 @@ pub const BADGES: &[Badge] = &[
         title: "On a roll",
         description: "Ten on-time completions in a row.",
         icon: "🔥",
-        criteria: "on_time_streak",
+        criteria: Criterion::OnTimeStreak,
         criteria_value: 10.0,
     },
     Badge {
@@ -98,7 +113,7 @@ pub const BADGES: &[Badge] = &[
         title: "Heavy lifter",
         description: "Ten tasks of difficulty 8 or more completed.",
         icon: "🏋",
-        criteria: "hard_tasks",
+        criteria: Criterion::HardTasks,
         criteria_value: 10.0,
     },
     Badge {
@@ -106,7 +121,7 @@ pub const BADGES: &[Badge] = &[
         title: "Right fit",
         description: "Skill match averaging 90 % or more, over 10 or more tasks.",
         icon: "🎯",
-        criteria: "skill_accuracy",
+        criteria: Criterion::SkillAccuracy,
         criteria_value: 0.9,
     },
 ];
@@ -116,11 +131,10 @@ impl Badge {
     pub fn holds(&self, t: &Totals) -> bool {
         let delivery = t.delivery();
         match self.criteria {
-            "on_time_ratio" => t.completed >= 20 && delivery.on_time_ratio >= self.criteria_value,
-            "on_time_streak" => t.on_time_streak as f64 >= self.criteria_value,
-            "hard_tasks" => t.hard_completed as f64 >= self.criteria_value,
-            "skill_accuracy" => t.completed >= 10 && delivery.skill_accuracy >= self.criteria_value,
-            _ => false,
+            Criterion::OnTimeRatio => t.completed >= 20 && delivery.on_time_ratio >= self.criteria_value,
+            Criterion::OnTimeStreak => t.on_time_streak as f64 >= self.criteria_value,
+            Criterion::HardTasks => t.hard_completed as f64 >= self.criteria_value,
+            Criterion::SkillAccuracy => t.completed >= 10 && delivery.skill_accuracy >= self.criteria_value,
         }
     }
 
